@@ -17,6 +17,7 @@ const external = [
 /** Every public entry: src/<entry>.ts -> dist/<entry>.js (see "exports" in package.json). */
 export const entries = {
   index: 'src/index.ts',
+  oauth: 'src/oauth/index.ts',
 };
 
 /** Prints the Subresource-Integrity hash of the CDN bundle so the README/tag can pin it. */

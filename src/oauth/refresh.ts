@@ -1,0 +1,100 @@
+import { SessionError } from '../errors'
+import type { RefreshFunction } from '../types'
+import { tokenRequest, toTokenSet } from './token-request'
+import { checkString, checkUrl } from './util'
+
+/** Options of {@link refreshTokenGrant}. */
+export interface RefreshTokenGrantOptions {
+  /** The authorization server's token endpoint. `https:`, or `http:` on loopback only. */
+  readonly tokenEndpoint: string
+  /** The public client's `client_id`. No client secret is ever sent. */
+  readonly clientId: string
+  /** Asks for a narrower scope (RFC 6749 §6). Omit to keep the granted scope. */
+  readonly scope?: string
+  /** More form parameters (e.g. `resource`). They cannot override the grant's own parameters. */
+  readonly extraParams?: Readonly<Record<string, string>>
+  /**
+   * The `fetch` to use (tests, instrumentation).
+   * @default globalThis.fetch
+   */
+  readonly fetch?: typeof fetch
+  /**
+   * Access-token lifetime assumed when the response has no `expires_in` (RFC 6749 §5.1 makes it optional).
+   * @default 300_000
+   */
+  readonly defaultExpiresInMs?: number
+  /** Called with a `token_lifetime_unknown` warning when `expires_in` is missing. */
+  readonly onWarning?: (warning: SessionError) => void
+}
+
+/**
+ * Creates a {@link RefreshFunction} that runs the OAuth 2.0 refresh-token grant of a public client
+ * (RFC 6749 §6) for `createSession({ refresh })`.
+ *
+ * The request is a `POST` of `grant_type=refresh_token&refresh_token=…&client_id=…` (+ `scope`) as
+ * `application/x-www-form-urlencoded`, without cookies, aborted through the session's signal. The
+ * response is validated (JSON ≤ 64 KB, `access_token` ≤ 16 KB, `token_type` Bearer/DPoP, `expires_in`
+ * in (0, 1 year]); the access token is never decoded. A response without `refresh_token` keeps the
+ * current one. Failures reject with a {@link SessionError}:
+ *
+ * | answer | `code` | `retryable` |
+ * |---|---|---|
+ * | 2xx with a bad body (HTML, bad/missing fields, > 64 KB) | `invalid_token_response` | yes |
+ * | 400 `invalid_grant` | `reauth_required` | no |
+ * | `invalid_client`, `unauthorized_client`, `unsupported_grant_type`; 401 without `error`; a redirect | `configuration` | no |
+ * | any other OAuth `error` (`invalid_request`, `invalid_scope`, unknown) | `oauth_error` | no |
+ * | 4xx without a JSON `error` | `server_error` | yes |
+ * | 408, 5xx | `server_error` | yes |
+ * | 429; 503 with `Retry-After` | `rate_limited` (+ `retryAfterMs`) | yes |
+ * | fetch rejected (offline, DNS, CORS) | `network` | yes |
+ * | aborted (`context.signal`) | `timeout` | yes |
+ * | no refresh token in the current set | `refresh_unavailable` | no |
+ *
+ * The OAuth `error` is kept in `oauthError` and `error_description` in `description` (untrusted, at most
+ * 256 chars). Error messages hold only the status and the error code, never a token or the body.
+ * A cross-origin server must list `Retry-After` in `Access-Control-Expose-Headers` for `retryAfterMs`.
+ *
+ * @throws TypeError when `tokenEndpoint` or `clientId` is missing or not a string, or
+ *   `defaultExpiresInMs` is not a positive number; SessionError `configuration` when `tokenEndpoint`
+ *   is not an absolute `https:` URL (plain `http:` is allowed on loopback only).
+ * @example
+ * ```ts
+ * import { createSession } from 'sessionkeeper'
+ * import { refreshTokenGrant } from 'sessionkeeper/oauth'
+ *
+ * const session = createSession({
+ *   refresh: refreshTokenGrant({ tokenEndpoint: 'https://id.example.com/token', clientId: 'spa' }),
+ * })
+ * ```
+ * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-6 | RFC 6749 §6} (refreshing an access token)
+ * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-5.2 | RFC 6749 §5.2} (error response)
+ */
+export function refreshTokenGrant(options: RefreshTokenGrantOptions): RefreshFunction {
+  const clientId = checkString(options?.clientId, 'clientId')
+  const url = checkUrl(options.tokenEndpoint, 'tokenEndpoint')
+  const defaultExpiresInMs = options.defaultExpiresInMs ?? 300_000
+  if (!(defaultExpiresInMs > 0 && defaultExpiresInMs < Infinity)) {
+    throw new TypeError('sessionkeeper/oauth: defaultExpiresInMs must be a positive number')
+  }
+  return async (current, context) => {
+    const refreshToken = current?.refreshToken
+    if (!refreshToken) throw new SessionError('refresh_unavailable', 'sessionkeeper/oauth: no refresh token to use')
+    const params: Record<string, string> = {
+      ...options.extraParams,
+      grant_type: 'refresh_token',
+      refresh_token: refreshToken,
+      client_id: clientId,
+    }
+    if (options.scope) params.scope = options.scope
+    const secrets = [refreshToken, current.accessToken, current.idToken]
+    const reply = await tokenRequest({ url, params, fetch: options.fetch, signal: context?.signal, secrets, refresh: true })
+    return toTokenSet(reply, {
+      current,
+      scope: options.scope,
+      defaultExpiresInMs,
+      dpop: false,
+      requireDPoP: false,
+      onWarning: options.onWarning,
+    })
+  }
+}
