@@ -1,7 +1,7 @@
 import type { Clock } from './types'
 
 /** The largest delay timers honour; longer ones fire at once in browsers (32-bit overflow). */
-export const MAX_DELAY_MS = 2 ** 31 - 1
+export const MAX_DELAY_MS: number = 2 ** 31 - 1
 
 /**
  * The real clock: the only place in sessionkeeper that touches `Date.now`, `performance.now` and

@@ -81,7 +81,7 @@ export interface Clock {
 }
 
 /** Keys the session stores. */
-export type StorageKey = 'session' | 'activity' | 'dpop'
+export type StorageKey = 'session' | 'activity' | 'dpop' | 'lock'
 
 /** Something that happened to storage out of band. */
 export type StorageNotice =
@@ -113,7 +113,7 @@ export interface TokenStorage {
 }
 
 /** The cross-tab signals. They never carry tokens (requirement ST-5). */
-export type SyncMessageType = 'login' | 'logout' | 'refresh' | 'refreshing' | 'activity' | 'extend' | 'hello'
+export type SyncMessageType = 'login' | 'logout' | 'refresh' | 'refreshing' | 'activity' | 'extend' | 'hello' | 'warning'
 
 /**
  * One cross-tab message, version 1. Validated on receipt; anything else is dropped.

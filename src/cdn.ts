@@ -1,0 +1,2 @@
+// The IIFE bundle for plain <script> pages: window.SessionKeeper.
+export * from './index'

@@ -1,0 +1,679 @@
+import { createBroadcastSync, parseMessage } from './cross-tab'
+import { createEmitter } from './emitter'
+import { SessionError, toSessionError } from './errors'
+import { createLock } from './refresh-lock'
+import { createStore } from './store'
+import { systemClock } from './clock'
+import { createIndexedDBStorage, createMemoryStorage } from './token-storage'
+import type {
+  IdleState,
+  LogoutReason,
+  Session,
+  SessionEventMap,
+  SessionOptions,
+  SessionSnapshot,
+  SyncChannel,
+  SyncMessage,
+  TokenSet,
+  TokenStorage,
+} from './types'
+
+const MAX_TOKEN = 16 * 1024
+const DEFAULT_ACTIVITY_EVENTS = ['pointerdown', 'pointermove', 'keydown', 'wheel', 'touchstart', 'scroll', 'visibilitychange']
+const LIFECYCLE_EVENTS = ['visibilitychange', 'pageshow', 'focus', 'online', 'resume']
+/** Minimum spacing of proactive refreshes, and the cap per minute (TM-6). */
+const MIN_REFRESH_GAP = 5_000
+const MAX_REFRESH_PER_MIN = 12
+const MAX_BACKOFF = 5 * 60_000
+const CLOCK_JUMP = 30_000
+
+/** The persisted session record (encrypted at rest by the IndexedDB adapter). */
+interface Persisted {
+  v: 1
+  epoch: string
+  /** Sign-in time: the absolute lifetime counts from here. */
+  authAt: number
+  /** When these tokens were received: the lead time is clamped to half of `expiresAt - at`. */
+  at: number
+  tokens: TokenSet
+}
+
+const LOADING: SessionSnapshot = Object.freeze({ status: 'loading' })
+const ACTIVE: IdleState = Object.freeze({ phase: 'active' })
+
+/**
+ * Creates a session. Pure: no I/O, no timers and no listeners until {@link Session.start} (or a call
+ * that needs storage) — safe to call during server rendering and at module scope.
+ *
+ * @throws TypeError on invalid options (unknown `persist`, non-positive durations, warning ≥ timeout...).
+ * @example
+ * ```ts
+ * import { createSession } from 'sessionkeeper'
+ * import { refreshTokenGrant } from 'sessionkeeper/oauth'
+ *
+ * const session = createSession({
+ *   refresh: refreshTokenGrant({ tokenEndpoint: 'https://id.example.com/token', clientId: 'spa' }),
+ *   idle: { timeoutMs: 15 * 60_000, warningMs: 60_000 },
+ * })
+ * session.start()
+ * const response = await session.fetch('/api/me')
+ * ```
+ */
+export function createSession(options: SessionOptions = {}): Session {
+  const o = validateOptions(options)
+  const name = o.name ?? 'default'
+  const clock = o.clock ?? systemClock
+  const idle = o.idle
+  const warningMs = idle ? (idle.warningMs ?? Math.min(60_000, idle.timeoutMs / 5)) : 0
+  const leadMs = o.refreshLeadMs ?? 60_000
+  const timeoutMs = o.refreshTimeoutMs ?? 10_000
+  const tabId = randomId()
+
+  const report = (error: unknown) => queueMicrotask(() => {
+    throw error
+  })
+  const store = createStore<SessionSnapshot>(LOADING, report)
+  const events = createEmitter<SessionEventMap>(report)
+
+  // --- state -------------------------------------------------------------------------------------------
+  let current: Persisted | null = null
+  let lastActivity = 0
+  let warningAt: number | null = null // logoutAt while the warning shows
+  let refreshError: SessionError | null = null
+  let refreshing = false
+  let inflight: Promise<TokenSet> | null = null
+  let abortRefresh: AbortController | null = null
+  let failures = 0
+  let retryAt: number | null = null
+  let recent: number[] = [] // refresh request times, for the per-minute cap
+  let loopWarned = false
+  let destroyed = false
+  let starts = 0
+  let hydrated: Promise<void> | null = null
+  let storage: TokenStorage | null = null
+  let channel: SyncChannel | null = null
+  let cancelTimer = () => {}
+  let lastWall = 0
+  let lastMono = 0
+  let lastSentActivity = 0
+  let lastSavedActivity = 0
+  let detach: (() => void)[] = []
+  let syncing: Promise<void> | null = null
+  let syncAgain = false
+
+  const getStorage = (): TokenStorage => {
+    if (!storage) {
+      storage = o.storage ?? (o.persist === 'memory' ? createMemoryStorage() : createIndexedDBStorage(name, clock))
+      const unlisten = storage.listen?.((notice) => {
+        if (notice.type === 'cleared') {
+          if (current) void end('storage-cleared', true, false)
+        } else events.emit(notice.type === 'degraded' ? 'storage-degraded' : 'warning', { error: notice.error })
+      })
+      if (unlisten) detach.push(unlisten)
+    }
+    return storage
+  }
+  const post = (type: SyncMessage['type'], extra?: Partial<SyncMessage>) => {
+    if (o.sync === false || destroyed || !starts) return
+    channel ??= o.sync ?? createBroadcastSync(name)
+    channel.post({ v: 1, type, from: tabId, epoch: current?.epoch ?? null, ...extra })
+  }
+  const withLock = createLock(`sessionkeeper:${name}:refresh`, getStorage, clock, timeoutMs + 5_000, timeoutMs + 10_000)
+
+  // --- snapshot --------------------------------------------------------------------------------------------
+  let reason: LogoutReason | null = null
+  const publish = () => {
+    if (destroyed) return
+    const prev = store.get()
+    if (!current) {
+      if (prev.status !== 'anonymous' || prev.reason !== reason) store.set(Object.freeze({ status: 'anonymous', reason }))
+      return
+    }
+    const idleState: IdleState = warningAt === null ? ACTIVE : Object.freeze({ phase: 'warning', logoutAt: warningAt })
+    if (
+      prev.status === 'authenticated' &&
+      prev.tokens === current.tokens &&
+      prev.refreshing === refreshing &&
+      prev.refreshError === refreshError &&
+      prev.authenticatedAt === current.authAt &&
+      (prev.idle.phase === 'active' ? warningAt === null : prev.idle.logoutAt === warningAt)
+    )
+      return
+    store.set(Object.freeze({ status: 'authenticated', tokens: current.tokens, refreshing, refreshError, idle: idleState, authenticatedAt: current.authAt }))
+  }
+
+  // --- persistence -----------------------------------------------------------------------------------------
+  const save = async (record: Persisted | null) => {
+    try {
+      const s = getStorage()
+      await (record ? s.set('session', record) : s.clear())
+    } catch (cause) {
+      if (!destroyed) events.emit('warning', { error: toSessionError(cause, 'storage_write_failed', 'could not write the session to storage; it is kept in memory') })
+    }
+  }
+  const load = async (): Promise<Persisted | null> => {
+    let raw: unknown
+    try {
+      raw = await getStorage().get('session')
+    } catch {
+      return current // storage broken: memory is the truth
+    }
+    if (raw == null) return null
+    const record = readRecord(raw)
+    if (!record) events.emit('warning', { error: new SessionError('storage_corrupt', 'discarded an invalid stored session') })
+    return record
+  }
+
+  // --- transitions -------------------------------------------------------------------------------------------
+  const adopt = (record: Persisted, remote: boolean, restored = false) => {
+    const isNew = current?.epoch !== record.epoch
+    const changed = current?.tokens.accessToken !== record.tokens.accessToken
+    if (isNew) {
+      warningAt = null
+      refreshError = null
+      failures = 0
+      retryAt = null
+      lastActivity = Math.max(lastActivity, record.authAt)
+    }
+    current = record
+    reason = null
+    publish()
+    if (isNew) events.emit('login', { remote, restored })
+    else if (changed) {
+      refreshError = null
+      failures = 0
+      retryAt = null
+      publish()
+      events.emit('refresh', { expiresAt: record.tokens.expiresAt, remote })
+    }
+  }
+
+  /** Signs out in this tab; `broadcast` tells the others, `wipe` clears storage. */
+  const end = async (why: LogoutReason, remote: boolean, wipe = !remote) => {
+    const had = current !== null
+    current = null
+    warningAt = null
+    refreshError = null
+    retryAt = null
+    abortRefresh?.abort(new SessionError('not_authenticated', 'signed out'))
+    reason = why
+    if (wipe) await save(null)
+    if (!remote) post('logout', { reason: why, epoch: null })
+    publish()
+    schedule()
+    if (had) events.emit('logout', { reason: why, remote })
+  }
+
+  /** Re-reads storage and reconciles (other tab logged in/out/refreshed). Coalesces bursts of messages. */
+  const sync = (hint?: SyncMessage): Promise<void> => {
+    if (syncing) {
+      syncAgain = true
+      return syncing
+    }
+    return (syncing = (async () => {
+      try {
+        for (let round = 0; round < 5; round++) {
+          syncAgain = false
+          const before = current
+          const record = await load()
+          if (destroyed) return
+          // A transition in this tab during the read makes the read stale: read again.
+          if (current !== before) {
+            syncAgain = true
+          } else if (record) {
+            // Newer sign-in (by sign-in time) or newer tokens of this sign-in win; older ones are stale.
+            if (!current || (record.epoch !== current.epoch ? record.authAt >= current.authAt : record.at > current.at)) adopt(record, true)
+          } else if (current && (getStorage().kind !== 'memory' || hint?.type === 'logout')) {
+            await end(hint?.reason ?? 'user', true)
+          }
+          if (!syncAgain) break
+        }
+      } finally {
+        syncing = null
+      }
+      evaluate()
+    })())
+  }
+
+  const onMessage = (data: unknown) => {
+    const m = parseMessage(data)
+    if (!m || m.from === tabId || destroyed) return
+    if (m.type === 'activity' || m.type === 'extend') {
+      if (!current || m.epoch !== current.epoch) return
+      const at = Math.min(m.at ?? 0, clock.now())
+      if (m.type === 'extend' || warningAt === null || idle?.activityEndsWarning) noteActivity(at, m.type === 'extend')
+      return
+    }
+    if (m.type === 'warning' || m.type === 'hello') return evaluate()
+    if (m.type === 'refreshing') return
+    void sync(m)
+  }
+
+  // --- idle -----------------------------------------------------------------------------------------------
+  const noteActivity = (at: number, extend: boolean) => {
+    if (at <= lastActivity && !extend) return
+    lastActivity = Math.max(lastActivity, at)
+    if (warningAt !== null && (extend || idle?.activityEndsWarning)) {
+      warningAt = null
+      publish()
+      events.emit('active', {})
+      idle?.onActive?.()
+    }
+    evaluate()
+  }
+  const localActivity = (extend: boolean) => {
+    if (!current || destroyed) return
+    const now = clock.now()
+    if (warningAt !== null && !extend && !idle?.activityEndsWarning) return
+    // Cheap path: at most one state update per second however fast events come.
+    if (!extend && now - lastActivity < 1000) return
+    noteActivity(now, extend)
+    if (extend || now - lastSentActivity >= 1000) {
+      lastSentActivity = now
+      post(extend ? 'extend' : 'activity', { at: now })
+    }
+    if (extend || now - lastSavedActivity >= 5000) {
+      lastSavedActivity = now
+      getStorage().set('activity', { v: 1, epoch: current.epoch, at: now }).catch(() => {})
+    }
+  }
+  /**
+   * The idle deadline (or the warning) looks due. This tab may have missed activity elsewhere (it was
+   * frozen, in the bfcache, or throttled), so first read the shared last-activity record.
+   */
+  let idleCheck: Promise<void> | null = null
+  const checkIdle = (): Promise<void> =>
+    (idleCheck ??= (async () => {
+      const r = current
+      if (!idle || !r) return
+      const act = (await getStorage().get('activity').catch(() => undefined)) as { epoch?: unknown; at?: unknown } | undefined
+      if (current !== r) return
+      if (act?.epoch === r.epoch && typeof act.at === 'number' && act.at > lastActivity) noteActivity(Math.min(act.at, clock.now()), true)
+      const now = clock.now()
+      const logoutAt = lastActivity + idle.timeoutMs
+      if (now >= logoutAt) {
+        if (idle.onIdle?.() === false) {
+          noteActivity(now, true) // the app took over (a lock screen): a new idle period starts
+        } else {
+          await end('idle', false)
+        }
+      } else if (now >= logoutAt - warningMs && warningAt === null) {
+        warningAt = logoutAt
+        publish()
+        post('warning')
+        events.emit('idle-warning', { logoutAt, remainingMs: logoutAt - now })
+        idle.onWarning?.({ logoutAt, remainingMs: logoutAt - now })
+        schedule()
+      }
+    })().finally(() => {
+      idleCheck = null
+    }))
+
+  const onDomActivity = (event: Event) => {
+    if (!event.isTrusted || (event.type === 'visibilitychange' && document.visibilityState !== 'visible')) return
+    localActivity(false)
+  }
+
+  // --- deadlines -------------------------------------------------------------------------------------------
+  const leadFor = (r: Persisted) => Math.min(leadMs, Math.max(0, (r.tokens.expiresAt - r.at) / 2))
+
+  /** Re-checks every deadline against the wall clock; arms one timer for the next one. Idempotent. */
+  const evaluate = (): void => {
+    if (destroyed || !starts || !current) return schedule()
+    const now = clock.now()
+    const mono = clock.monotonic?.()
+    if (mono !== undefined && lastMono && Math.abs(now - lastWall - (mono - lastMono)) > CLOCK_JUMP) {
+      events.emit('warning', { error: new SessionError('clock_jump', 'the wall clock jumped (sleep or a clock change); deadlines re-checked') })
+    }
+    lastWall = now
+    lastMono = mono ?? 0
+    const r = current
+    if (o.maxSessionMs !== undefined && now >= r.authAt + o.maxSessionMs) {
+      void end('max-session', false)
+      return
+    }
+    if (idle && (now >= lastActivity + idle.timeoutMs || (warningAt === null && now >= lastActivity + idle.timeoutMs - warningMs))) {
+      void checkIdle()
+    }
+    if (o.refresh && r.tokens.refreshToken && !inflight && retryAt === null && !hidden() && now >= r.tokens.expiresAt - leadFor(r)) {
+      background()
+    }
+    schedule()
+  }
+
+  const schedule = () => {
+    cancelTimer()
+    cancelTimer = () => {}
+    if (destroyed || !starts || !current) return
+    const r = current
+    const now = clock.now()
+    const at: number[] = []
+    if (o.maxSessionMs !== undefined) at.push(r.authAt + o.maxSessionMs)
+    if (idle) at.push(warningAt ?? lastActivity + idle.timeoutMs - warningMs, lastActivity + idle.timeoutMs)
+    if (retryAt !== null) at.push(retryAt)
+    else if (o.refresh && r.tokens.refreshToken && !inflight) {
+      // Jitter spreads tabs so the first one usually refreshes before the others even wake up.
+      const lead = leadFor(r)
+      at.push(Math.max(r.tokens.expiresAt - lead + jitter(lead), (recent[recent.length - 1] ?? 0) + MIN_REFRESH_GAP))
+    }
+    const next = Math.min(...at.filter((t) => t > now - 1))
+    if (Number.isFinite(next)) cancelTimer = clock.setTimeout(onTimer, next - now)
+  }
+  const onTimer = () => {
+    if (retryAt !== null && clock.now() >= retryAt) {
+      retryAt = null
+      if (current) background(true)
+    }
+    evaluate()
+  }
+  const jitter = (lead: number) => Math.random() * Math.min(lead / 5, 3_000)
+  const hidden = () => typeof document === 'object' && document.visibilityState === 'hidden'
+
+  // --- refresh ---------------------------------------------------------------------------------------------
+  const background = (force = false) => {
+    refreshNow(force).catch(() => {}) // failures are reported through refresh-error and the snapshot
+  }
+
+  const refreshNow = (force: boolean): Promise<TokenSet> =>
+    (inflight ??= Promise.resolve().then(() => run(force)).finally(() => {
+      inflight = null
+      refreshing = false
+      publish()
+      schedule()
+    }))
+
+  const run = async (force: boolean): Promise<TokenSet> => {
+    if (destroyed) throw new SessionError('destroyed', 'session destroyed')
+    if (!current) throw new SessionError('not_authenticated', 'not signed in')
+    const refresh = o.refresh
+    if (!refresh || !current.tokens.refreshToken) throw new SessionError('refresh_unavailable', 'no refresh function or refresh token')
+    const startEpoch = current.epoch
+    const seen = current.tokens.accessToken
+    refreshing = true
+    publish()
+    try {
+      return await withLock(async () => {
+        // Another tab may have refreshed (or logged out) while we waited: adopt what is stored (RF-3).
+        await sync()
+        const r = current as Persisted | null
+        if (!r || r.epoch !== startEpoch) throw new SessionError('not_authenticated', 'the session ended during the refresh')
+        if (r.tokens.accessToken !== seen || (!force && clock.now() < r.tokens.expiresAt - leadFor(r))) return r.tokens
+        const now = clock.now()
+        recent = recent.filter((t) => t > now - 60_000)
+        if (recent.length >= MAX_REFRESH_PER_MIN) throw new SessionError('refresh_loop_detected', 'too many refreshes in one minute', { retryable: true })
+        recent.push(now)
+        const controller = new AbortController()
+        abortRefresh = controller
+        const cancel = clock.setTimeout(() => controller.abort(new SessionError('timeout', 'the refresh took too long')), timeoutMs)
+        let next: TokenSet
+        try {
+          next = await Promise.race([
+            Promise.resolve().then(() => refresh(r.tokens, { signal: controller.signal })),
+            new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true })),
+          ])
+        } catch (error) {
+          if (current?.epoch !== startEpoch) throw new SessionError('not_authenticated', 'the session ended during the refresh')
+          throw toSessionError(error, 'server_error', 'the refresh function failed', [r.tokens.accessToken, r.tokens.refreshToken, r.tokens.idToken])
+        } finally {
+          cancel()
+          abortRefresh = null
+        }
+        const valid = checkTokens(next, clock.now(), 'invalid_token_response')
+        // Rotation is optional (RF-10): keep the refresh token (and ID token) we have when none comes back.
+        const { refreshToken, idToken } = r.tokens
+        const tokens: TokenSet = Object.freeze({ ...(refreshToken && { refreshToken }), ...(idToken && { idToken }), ...valid })
+        // A logout or a new sign-in during the request wins: drop the result (XT-9, ER-3).
+        if (current?.epoch !== startEpoch) throw new SessionError('not_authenticated', 'the session ended during the refresh')
+        if (tokens.expiresAt - clock.now() <= Math.min(leadMs, MIN_REFRESH_GAP) && !loopWarned) {
+          loopWarned = true
+          events.emit('warning', { error: new SessionError('refresh_loop_detected', 'tokens expire faster than they can sensibly be refreshed') })
+        }
+        const record: Persisted = { v: 1, epoch: startEpoch, authAt: r.authAt, at: clock.now(), tokens }
+        // Commit before the lock is released, so the next holder reads the rotated refresh token (RF-4).
+        await save(record)
+        post('refresh')
+        adopt(record, false)
+        return tokens
+      })
+    } catch (error) {
+      const e = toSessionError(error, 'server_error', 'refresh failed')
+      if (e.code === 'reauth_required' && current?.epoch === startEpoch) {
+        await end('reauth-required', false)
+      } else if (current?.epoch === startEpoch && e.code !== 'not_authenticated' && e.code !== 'destroyed') {
+        failures++
+        retryAt = e.retryable ? clock.now() + Math.max(e.retryAfterMs ?? 0, Math.random() * Math.min(MAX_BACKOFF, 1000 * 2 ** failures)) : null
+        refreshError = e
+        publish()
+        events.emit('refresh-error', { error: e, retryAt })
+      }
+      throw e
+    }
+  }
+
+  // --- lifecycle ---------------------------------------------------------------------------------------------
+  const onLifecycle = (event: Event) => {
+    if (event.type === 'online' && retryAt !== null) {
+      retryAt = null
+      background(true)
+    }
+    if (event.type === 'focus' || event.type === 'online' || (event.type === 'visibilitychange' && hidden())) evaluate()
+    else void sync() // visible again, restored from bfcache, resumed from freeze: storage may have moved on
+  }
+
+  const hydrate = (): Promise<void> =>
+    (hydrated ??= (async () => {
+      const record = await load()
+      if (destroyed || current) return publish()
+      if (record) {
+        const act = (await getStorage().get('activity').catch(() => undefined)) as { epoch?: unknown; at?: unknown } | undefined
+        if (act?.epoch === record.epoch && typeof act.at === 'number' && Number.isFinite(act.at)) lastActivity = Math.min(act.at, clock.now())
+        adopt(record, false, true)
+      } else publish()
+    })())
+
+  const attach = () => {
+    const add = (target: EventTarget, type: string, fn: (e: Event) => void, opts?: AddEventListenerOptions) => {
+      target.addEventListener(type, fn, opts)
+      detach.push(() => target.removeEventListener(type, fn, opts))
+    }
+    if (o.sync !== false) {
+      channel ??= o.sync ?? createBroadcastSync(name)
+      const ch = channel
+      detach.push(ch.listen(onMessage), () => {
+        ch.close()
+        if (channel === ch) channel = null
+      })
+    }
+    if (typeof window === 'object') {
+      for (const type of LIFECYCLE_EVENTS) add(type === 'visibilitychange' || type === 'resume' ? document : window, type, onLifecycle)
+      if (idle) {
+        for (const type of idle.events ?? DEFAULT_ACTIVITY_EVENTS) add(type === 'visibilitychange' ? document : window, type, onDomActivity, { passive: true, capture: true })
+      }
+    }
+    void hydrate().then(evaluate, report)
+  }
+
+  const stop = () => {
+    cancelTimer()
+    cancelTimer = () => {}
+    for (const fn of detach.splice(0)) fn()
+    storage?.close()
+    storage = null
+    hydrated = null
+    abortRefresh?.abort(new SessionError('destroyed', 'session stopped'))
+  }
+
+  // --- public API -------------------------------------------------------------------------------------------
+  const session: Session = {
+    start() {
+      if (destroyed) throw new SessionError('destroyed', 'session destroyed')
+      if (starts++ === 0) attach()
+      let stopped = false
+      return () => {
+        if (stopped || destroyed) return
+        stopped = true
+        if (--starts === 0) stop()
+      }
+    },
+    ready() {
+      const s = store.get()
+      if (s.status !== 'loading' || destroyed) return Promise.resolve(s)
+      if (!starts) void hydrate().catch(report)
+      return new Promise((resolve) => {
+        const off = store.subscribe(() => {
+          const next = store.get()
+          if (next.status !== 'loading') {
+            off()
+            resolve(next)
+          }
+        })
+      })
+    },
+    async login(tokens) {
+      if (destroyed) throw new SessionError('destroyed', 'session destroyed')
+      const now = clock.now()
+      const valid = checkTokens(tokens, now, 'invalid_argument')
+      if (valid.expiresAt <= now) throw new SessionError('invalid_argument', 'expiresAt is in the past')
+      const record: Persisted = { v: 1, epoch: randomId(), authAt: now, at: now, tokens: valid }
+      abortRefresh?.abort(new SessionError('not_authenticated', 'a new sign-in replaced the session'))
+      await save(record)
+      lastActivity = now
+      adopt(record, false)
+      void getStorage().set('activity', { v: 1, epoch: record.epoch, at: now }).catch(() => {})
+      post('login', { epoch: record.epoch })
+      evaluate()
+    },
+    logout(opts) {
+      if (destroyed) return Promise.resolve()
+      return end(opts?.reason ?? 'user', false, true)
+    },
+    async getAccessToken() {
+      if (destroyed) return null
+      if (store.get().status === 'loading') await (starts ? session.ready() : hydrate())
+      // Idle/absolute deadlines first: never hand out a token of a session that should be over (ID-6).
+      evaluate()
+      if (idle && current && clock.now() >= lastActivity + idle.timeoutMs) await checkIdle()
+      const r = current
+      if (!r) return null
+      const now = clock.now()
+      if (now < r.tokens.expiresAt - leadFor(r)) return r.tokens.accessToken
+      if (!o.refresh || !r.tokens.refreshToken) return now < r.tokens.expiresAt ? r.tokens.accessToken : null
+      try {
+        return (await refreshNow(false)).accessToken
+      } catch (error) {
+        // Inside the lead window the old token is still valid: a failed early refresh is not the caller's problem.
+        const still = current as Persisted | null
+        if (still && clock.now() < still.tokens.expiresAt) return still.tokens.accessToken
+        if (!still) return null
+        throw error
+      }
+    },
+    refresh: () => refreshNow(true),
+    async fetch(input, init) {
+      const request = new Request(input, init)
+      const allowed = o.fetch?.allowedOrigins ?? (typeof location === 'object' ? [location.origin] : [])
+      if (!allowed.includes(new URL(request.url).origin)) throw new SessionError('origin_not_allowed', `refusing to send the access token to ${new URL(request.url).origin}`)
+      const send = async (token: string | null) => {
+        if (!token) throw new SessionError('not_authenticated', 'not signed in')
+        const headers = new Headers(request.headers)
+        headers.set('Authorization', `${current?.tokens.tokenType === 'DPoP' ? 'DPoP' : 'Bearer'} ${token}`)
+        return globalThis.fetch(new Request(request.clone(), { headers }))
+      }
+      const first = await send(await session.getAccessToken())
+      if (first.status !== 401 || !o.refresh || !current?.tokens.refreshToken) return first
+      return send((await session.refresh()).accessToken)
+    },
+    extend() {
+      localActivity(true)
+    },
+    touch() {
+      localActivity(false)
+    },
+    getSnapshot: () => store.get(),
+    subscribe: (listener) => store.subscribe(listener),
+    on: (type, handler) => events.on(type, handler),
+    async destroy() {
+      if (destroyed) return
+      const wait = inflight
+      stop()
+      destroyed = true
+      starts = 0
+      events.clear()
+      await wait?.catch(() => {})
+    },
+  }
+  return session
+}
+
+// --- validation ----------------------------------------------------------------------------------------------
+
+function validateOptions(o: SessionOptions): SessionOptions {
+  if (typeof o !== 'object' || o === null) throw new TypeError('createSession: options must be an object')
+  const positive = (value: unknown, label: string) => {
+    if (value !== undefined && !(typeof value === 'number' && value > 0 && Number.isFinite(value))) throw new TypeError(`createSession: ${label} must be a positive finite number`)
+  }
+  positive(o.refreshLeadMs, 'refreshLeadMs')
+  positive(o.refreshTimeoutMs, 'refreshTimeoutMs')
+  positive(o.maxSessionMs, 'maxSessionMs')
+  if (o.name !== undefined && !/^[\w.:-]{1,64}$/.test(o.name)) throw new TypeError('createSession: name must be 1-64 characters of [A-Za-z0-9_.:-]')
+  if (o.persist !== undefined && o.persist !== 'indexeddb' && o.persist !== 'memory') throw new TypeError("createSession: persist must be 'indexeddb' or 'memory'")
+  if (o.refresh !== undefined && typeof o.refresh !== 'function') throw new TypeError('createSession: refresh must be a function')
+  if (o.idle !== undefined) {
+    positive(o.idle.timeoutMs, 'idle.timeoutMs')
+    if (o.idle.timeoutMs === undefined) throw new TypeError('createSession: idle.timeoutMs is required')
+    positive(o.idle.warningMs, 'idle.warningMs')
+    if (o.idle.warningMs !== undefined && o.idle.warningMs >= o.idle.timeoutMs) throw new TypeError('createSession: idle.warningMs must be less than idle.timeoutMs')
+  }
+  return o
+}
+
+/**
+ * Validates a token set from an untrusted place (the app, a refresh function, storage) and returns a
+ * frozen copy with only the known fields.
+ * @internal
+ */
+export function checkTokens(value: unknown, now: number, code: 'invalid_argument' | 'invalid_token_response'): TokenSet {
+  const fail = (what: string): never => {
+    throw new SessionError(code, `invalid token set: ${what}`)
+  }
+  if (typeof value !== 'object' || value === null) fail('not an object')
+  const t = value as Record<string, unknown>
+  const str = (key: string, required: boolean) => {
+    const v = t[key]
+    if (v === undefined && !required) return undefined
+    if (typeof v !== 'string' || v.length === 0 || v.length > MAX_TOKEN) fail(`${key} must be a non-empty string of at most 16 KB`)
+    return v as string
+  }
+  const accessToken = str('accessToken', true) as string
+  const refreshToken = str('refreshToken', false)
+  const idToken = str('idToken', false)
+  const scope = str('scope', false)
+  const tokenType = str('tokenType', false)
+  const expiresAt = t.expiresAt
+  if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt) || expiresAt > now + 366 * 86_400_000) fail('expiresAt must be a finite epoch-ms number')
+  return Object.freeze({
+    accessToken,
+    expiresAt: expiresAt as number,
+    ...(refreshToken && { refreshToken }),
+    ...(idToken && { idToken }),
+    ...(scope && { scope }),
+    ...(tokenType && { tokenType }),
+  })
+}
+
+function readRecord(raw: unknown): Persisted | null {
+  if (typeof raw !== 'object' || raw === null) return null
+  const r = raw as Record<string, unknown>
+  const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v)
+  if (r.v !== 1 || typeof r.epoch !== 'string' || r.epoch.length > 64 || !num(r.authAt) || !num(r.at)) return null
+  try {
+    return { v: 1, epoch: r.epoch, authAt: r.authAt as number, at: r.at as number, tokens: checkTokens(r.tokens, r.at as number, 'invalid_token_response') }
+  } catch {
+    return null
+  }
+}
+
+function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(12))
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
+}

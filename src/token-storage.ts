@@ -1,0 +1,214 @@
+import { openDB, type IDBPDatabase } from 'idb'
+import { SessionError } from './errors'
+import type { Clock, StorageKey, StorageNotice, TokenStorage } from './types'
+
+/** Bump only with a forward-only, idempotent migration in `upgrade`. */
+const DB_VERSION = 1
+const STORE = 'kv'
+const KEY = 'aes'
+/** How long an upgrade may stay `blocked` by a tab that ignores `versionchange` before we give up (DB-3). */
+const BLOCKED_MS = 3000
+
+type Listener = (notice: StorageNotice) => void
+
+/** Data kept in this tab only. Also what the IndexedDB adapter degrades to. */
+export function createMemoryStorage(): TokenStorage {
+  const data = new Map<StorageKey, unknown>()
+  return {
+    kind: 'memory',
+    get: async (key) => data.get(key),
+    set: async (key, value) => void data.set(key, value),
+    async add(key, value) {
+      if (data.get(key) == null) data.set(key, value)
+      return data.get(key)
+    },
+    clear: async () => data.clear(),
+    close() {},
+  }
+}
+
+/**
+ * The SDK's own IndexedDB database `sessionkeeper:<name>`. Values other than `dpop` (CryptoKeyPairs,
+ * stored as structured clones) are encrypted with AES-GCM under a non-extractable key kept in the same
+ * database: it defeats storage dumps and disk forensics, not script running in the page (XSS can call
+ * the same key). Any failure degrades to memory with one `degraded` notice; the session never loses its
+ * in-memory state because of storage.
+ */
+export function createIndexedDBStorage(name: string, clock: Clock): TokenStorage {
+  const dbName = `sessionkeeper:${name}`
+  let conn: Promise<IDBPDatabase> | null = null
+  let aes: Promise<CryptoKey> | null = null
+  let fallback: TokenStorage | null = null
+  let closed = false
+  const listeners = new Set<Listener>()
+  const notify = (notice: StorageNotice) => listeners.forEach((l) => l(notice))
+
+  const degrade = (code: 'storage_unavailable' | 'storage_version_newer', cause?: unknown) => {
+    if (!fallback) {
+      fallback = createMemoryStorage()
+      drop()
+      notify({ type: 'degraded', error: new SessionError(code, code === 'storage_version_newer' ? 'A newer version of sessionkeeper owns the database; keeping the session in memory' : 'IndexedDB is unavailable; keeping the session in memory', { cause }) })
+    }
+    return fallback
+  }
+  const drop = () => {
+    const old = conn
+    conn = null
+    aes = null
+    old?.then((db) => db.close(), () => {})
+  }
+
+  const open = (): Promise<IDBPDatabase> => {
+    if (closed) return Promise.reject(new SessionError('destroyed', 'storage closed'))
+    return (conn ??= new Promise<IDBPDatabase>((resolve, reject) => {
+      let cancelBlocked = () => {}
+      openDB(dbName, DB_VERSION, {
+        upgrade(db) {
+          if (!db.objectStoreNames.contains(STORE)) db.createObjectStore(STORE)
+        },
+        blocked() {
+          // Another tab holds an older version open and ignores versionchange: don't hang forever.
+          cancelBlocked = clock.setTimeout(() => reject(new SessionError('storage_unavailable', 'database upgrade blocked by another tab')), BLOCKED_MS)
+        },
+        blocking(_current, next) {
+          // Let other tabs upgrade (next = a version) or delete (next = null) the database.
+          drop()
+          if (next === null) notify({ type: 'cleared' })
+        },
+        terminated() {
+          // The browser closed the connection: storage cleared by devtools/Clear-Site-Data, or evicted.
+          conn = null
+          aes = null
+          notify({ type: 'cleared' })
+        },
+      }).then(
+        (db) => {
+          cancelBlocked()
+          if (closed) db.close()
+          resolve(db)
+        },
+        (error) => {
+          cancelBlocked()
+          reject(error)
+        },
+      )
+    }).catch((error: unknown) => {
+      conn = null
+      throw error
+    }))
+  }
+
+  const key = (): Promise<CryptoKey> =>
+    (aes ??= (async () => {
+      const db = await open()
+      const existing = await db.get(STORE, KEY)
+      if (existing instanceof CryptoKey) return existing
+      const fresh = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt'])
+      // Another tab may have created one meanwhile: keep theirs (add-if-absent in one transaction).
+      const tx = db.transaction(STORE, 'readwrite')
+      const current = await tx.store.get(KEY)
+      if (!(current instanceof CryptoKey)) await tx.store.put(fresh, KEY)
+      await tx.done
+      return current instanceof CryptoKey ? current : fresh
+    })().catch((error: unknown) => {
+      aes = null
+      throw error
+    }))
+
+  const encode = async (storageKey: StorageKey, value: unknown) => {
+    if (storageKey === 'dpop' || storageKey === 'lock' || value == null) return value
+    const iv = crypto.getRandomValues(new Uint8Array(12))
+    const data = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, await key(), new TextEncoder().encode(JSON.stringify(value)))
+    return { v: 1, iv, data }
+  }
+  const decode = async (storageKey: StorageKey, raw: unknown): Promise<unknown> => {
+    if (storageKey === 'dpop' || storageKey === 'lock' || raw == null) return raw
+    const record = raw as { v?: unknown; iv?: unknown; data?: unknown }
+    if (typeof record.v === 'number' && record.v > 1) return { v: record.v }
+    if (!(record.iv instanceof Uint8Array) || !(record.data instanceof ArrayBuffer) || record.data.byteLength > 1 << 20) throw new Error('bad record')
+    const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: record.iv as Uint8Array<ArrayBuffer> }, await key(), record.data)
+    return JSON.parse(new TextDecoder().decode(plain))
+  }
+
+  /** Runs `op` on a connection; on failure retries once on a fresh one (DB-4), then degrades to memory. */
+  const run = async <T>(op: (db: IDBPDatabase) => Promise<T>, onFail: (memory: TokenStorage) => Promise<T>): Promise<T> => {
+    if (fallback) return onFail(fallback)
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (typeof indexedDB === 'undefined') throw new Error('no indexedDB')
+        return await op(await open())
+      } catch (error) {
+        if (closed) throw new SessionError('destroyed', 'storage closed')
+        const name = (error as { name?: string } | null)?.name
+        if (name === 'VersionError') return onFail(degrade('storage_version_newer', error))
+        if (attempt === 0 && name !== 'SecurityError' && typeof indexedDB !== 'undefined' && (conn || name !== 'InvalidStateError')) {
+          drop()
+          continue
+        }
+        return onFail(degrade('storage_unavailable', error))
+      }
+    }
+  }
+
+  return {
+    get kind() {
+      return fallback ? 'memory' : 'indexeddb'
+    },
+    get: (storageKey) =>
+      run(
+        async (db) => {
+          const raw = await db.get(STORE, storageKey)
+          try {
+            return await decode(storageKey, raw)
+          } catch (cause) {
+            // Unreadable (corrupt, tampered, or written under a key that no longer exists): discard it.
+            await db.delete(STORE, storageKey)
+            notify({ type: 'warning', error: new SessionError('storage_corrupt', `discarded an unreadable ${storageKey} record`, { cause }) })
+            return undefined
+          }
+        },
+        (memory) => memory.get(storageKey),
+      ),
+    set: (storageKey, value) =>
+      run(
+        async (db) => void (await db.put(STORE, await encode(storageKey, value), storageKey)),
+        (memory) => memory.set(storageKey, value),
+      ),
+    add: (storageKey, value) =>
+      run(
+        async (db) => {
+          const tx = db.transaction(STORE, 'readwrite')
+          const current = await tx.store.get(storageKey)
+          if (current == null) await tx.store.put(await encodeSync(storageKey, value), storageKey)
+          await tx.done
+          return current == null ? value : decode(storageKey, current)
+        },
+        (memory) => memory.add!(storageKey, value),
+      ),
+    clear: () =>
+      run(
+        async (db) => {
+          const tx = db.transaction(STORE, 'readwrite')
+          // Keep the AES key: alone it protects nothing, and reusing it saves a key generation.
+          await Promise.all((['session', 'activity', 'dpop', 'lock'] as const).map((k) => tx.store.delete(k)))
+          await tx.done
+        },
+        (memory) => memory.clear(),
+      ),
+    listen(listener) {
+      listeners.add(listener)
+      return () => void listeners.delete(listener)
+    },
+    close() {
+      closed = true
+      listeners.clear()
+      drop()
+    },
+  }
+}
+
+/** `add` must stay inside one transaction, so only unencrypted values (DPoP key pairs, leases) go through it. */
+function encodeSync(storageKey: StorageKey, value: unknown): unknown {
+  if (storageKey !== 'dpop' && storageKey !== 'lock') throw new TypeError(`add() is not supported for ${storageKey}`)
+  return value
+}
