@@ -11,7 +11,7 @@ import { channelRecorderScript, recordPage, leakCheck } from './leak-check.mjs';
 
 export { waitFor, delay, safeJson } from './browser.mjs';
 
-export const BUNDLE = join(repoRoot, 'dist/sessionkeeper.iife.min.js');
+export const BUNDLE = join(process.env.E2E_DIST || join(repoRoot, 'dist'), 'sessionkeeper.iife.min.js');
 
 /** Skip reason when the CDN bundle has not been built (`npx rollup -c`). */
 export function bundleMissing() {

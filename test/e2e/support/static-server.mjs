@@ -27,7 +27,8 @@ const types = {
  */
 export async function startStaticServer({ host = '127.0.0.1', port = 0, mounts = {}, aliases = {} } = {}) {
   const table = Object.entries({
-    '/dist/': 'dist',
+    // E2E_DIST points /dist/ elsewhere (a development build), defaulting to the repo's rollup output.
+    '/dist/': process.env.E2E_DIST || 'dist',
     '/bench-cache/': 'test/.cache',
     '/': 'test/e2e/fixtures',
     ...mounts,
