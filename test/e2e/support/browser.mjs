@@ -69,3 +69,50 @@ export function safeJson(value) {
     return String(value);
   }
 }
+
+/**
+ * Spawns Debian Chromium ourselves (none of Playwright's default switches, so background tabs are
+ * really hidden and really throttled) and connects over CDP with `noDefaults` (no emulation that would
+ * keep every page "visible"). Its default context behaves like a real window with tabs: only the
+ * front tab is visible. Returns `{ browser, context, close }`.
+ */
+export async function spawnChromium({ args = [] } = {}) {
+  const { spawn } = await import('node:child_process');
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = await mkdtemp(join(tmpdir(), 'sk-chromium-'));
+  const child = spawn(CHROMIUM, [
+    '--headless', '--no-sandbox', '--remote-debugging-port=0', `--user-data-dir=${dir}`,
+    '--no-first-run', '--no-default-browser-check', '--disable-dev-shm-usage', ...args, 'about:blank',
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const close = async () => {
+    await browser?.close().catch(() => {});
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
+  };
+  let browser;
+  try {
+    const ws = await new Promise((resolve, reject) => {
+      let buffer = '';
+      const timer = setTimeout(() => reject(new Error(`chromium did not start: ${buffer.slice(-500)}`)), 20_000);
+      child.stderr.on('data', (d) => {
+        buffer += d;
+        const m = /DevTools listening on (ws:\/\/\S+)/.exec(buffer);
+        if (m) { clearTimeout(timer); resolve(m[1]); }
+      });
+      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`chromium exited (${code}): ${buffer.slice(-500)}`)); });
+    });
+    browser = await chromium.connectOverCDP(ws, { noDefaults: true, timeout: 20_000 });
+    return { browser, context: browser.contexts()[0], close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}

@@ -25,8 +25,9 @@ export function bundleMissing() {
  * @param {Record<string, string|number>} [options.app] default query parameters of the fixture page
  * @param {boolean} [options.throttling] launch Chromium with real background throttling
  * @param {import('playwright-core').Browser} [options.browser] reuse a browser (not closed by the harness)
+ * @param {import('playwright-core').BrowserContext} [options.context] use this context (not closed; its pages are)
  */
-export async function createHarness(t, { provider: providerOptions = {}, app = {}, throttling = false, browser: sharedBrowser } = {}) {
+export async function createHarness(t, { provider: providerOptions = {}, app = {}, throttling = false, browser: sharedBrowser, context: sharedContext } = {}) {
   const closers = [];
   const h = {
     /** console output and page errors of every tab, for the leak check and for debugging */
@@ -53,10 +54,15 @@ export async function createHarness(t, { provider: providerOptions = {}, app = {
     h.as = await startProvider({ appOrigins: [h.app.origin], ...providerOptions });
     closers.push(() => h.as.close());
     h.events = h.as.events;
-    h.browser = sharedBrowser ?? (await launchChromium({ throttling }));
-    if (!sharedBrowser) closers.push(() => h.browser.close());
-    h.context = await h.browser.newContext();
-    closers.push(() => h.context.close());
+    if (sharedContext) {
+      h.context = sharedContext;
+      closers.push(async () => { for (const p of h.pages) await p.close().catch(() => {}); });
+    } else {
+      h.browser = sharedBrowser ?? (await launchChromium({ throttling }));
+      if (!sharedBrowser) closers.push(() => h.browser.close());
+      h.context = await h.browser.newContext();
+      closers.push(() => h.context.close());
+    }
     await h.context.addInitScript(channelRecorderScript);
   } catch (e) {
     await h.close();
