@@ -30,6 +30,8 @@ export async function startStaticServer({ host = '127.0.0.1', port = 0, mounts =
     // E2E_DIST points /dist/ elsewhere (a development build), defaulting to the repo's rollup output.
     '/dist/': process.env.E2E_DIST || 'dist',
     '/bench-cache/': 'test/.cache',
+    // The benchmark's comparison page loads oidc-client-ts's own browser bundle (global `oidc`).
+    '/vendor/oidc-client-ts/': 'node_modules/oidc-client-ts/dist/browser',
     '/': 'test/e2e/fixtures',
     ...mounts,
   })
