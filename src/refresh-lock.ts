@@ -21,6 +21,8 @@ export function createLock(name: string, storage: () => TokenStorage, clock: Clo
   const timeout = () => new SessionError('lock_timeout', 'timed out waiting for the refresh lock held by another tab')
   if (locks?.request) {
     return (task) => {
+      // Memory storage is per tab: nothing to coordinate with other tabs.
+      if (storage().kind === 'memory') return task()
       const controller = new AbortController()
       const cancel = clock.setTimeout(() => controller.abort(), waitMs)
       return (

@@ -143,14 +143,21 @@ export function createSession(options: SessionOptions = {}): Session {
   }
 
   // --- persistence -----------------------------------------------------------------------------------------
-  const save = async (record: Persisted | null) => {
+  /** Writes the record; `null` wipes everything and leaves a token-free tombstone saying why. */
+  const save = async (record: Persisted | null, why?: LogoutReason) => {
     try {
       const s = getStorage()
-      await (record ? s.set('session', record) : s.clear())
+      if (record) await s.set('session', record)
+      else {
+        await s.clear()
+        // Tabs that notice the sign-out by reading storage (not through a message) learn the reason here.
+        await s.set('session', { v: 1, ended: why })
+      }
     } catch (cause) {
       if (!destroyed) events.emit('warning', { error: toSessionError(cause, 'storage_write_failed', 'could not write the session to storage; it is kept in memory') })
     }
   }
+  let endedReason: LogoutReason | undefined
   const load = async (): Promise<Persisted | null> => {
     let raw: unknown
     try {
@@ -158,7 +165,8 @@ export function createSession(options: SessionOptions = {}): Session {
     } catch {
       return current // storage broken: memory is the truth
     }
-    if (raw == null) return null
+    endedReason = (raw as { ended?: LogoutReason } | null)?.ended
+    if (raw == null || endedReason) return null
     const record = readRecord(raw)
     if (!record) events.emit('warning', { error: new SessionError('storage_corrupt', 'discarded an invalid stored session') })
     return record
@@ -197,7 +205,7 @@ export function createSession(options: SessionOptions = {}): Session {
     retryAt = null
     abortRefresh?.abort(new SessionError('not_authenticated', 'signed out'))
     reason = why
-    if (wipe) await save(null)
+    if (wipe) await save(null, why)
     if (!remote) post('logout', { reason: why, epoch: null })
     publish()
     schedule()
@@ -224,7 +232,7 @@ export function createSession(options: SessionOptions = {}): Session {
             // Newer sign-in (by sign-in time) or newer tokens of this sign-in win; older ones are stale.
             if (!current || (record.epoch !== current.epoch ? record.authAt >= current.authAt : record.at > current.at)) adopt(record, true)
           } else if (current && (getStorage().kind !== 'memory' || hint?.type === 'logout')) {
-            await end(hint?.reason ?? 'user', true)
+            await end(endedReason ?? hint?.reason ?? 'user', true)
           }
           if (!syncAgain) break
         }
@@ -413,7 +421,10 @@ export function createSession(options: SessionOptions = {}): Session {
           ])
         } catch (error) {
           if (current?.epoch !== startEpoch) throw new SessionError('not_authenticated', 'the session ended during the refresh')
-          throw toSessionError(error, 'server_error', 'the refresh function failed', [r.tokens.accessToken, r.tokens.refreshToken, r.tokens.idToken])
+          const e = toSessionError(error, 'server_error', 'the refresh function failed', [r.tokens.accessToken, r.tokens.refreshToken, r.tokens.idToken])
+          // Wipe before the lock is released, so no other tab re-sends the rejected refresh token.
+          if (e.code === 'reauth_required') await end('reauth-required', false)
+          throw e
         } finally {
           cancel()
           abortRefresh = null
@@ -437,9 +448,7 @@ export function createSession(options: SessionOptions = {}): Session {
       })
     } catch (error) {
       const e = toSessionError(error, 'server_error', 'refresh failed')
-      if (e.code === 'reauth_required' && current?.epoch === startEpoch) {
-        await end('reauth-required', false)
-      } else if (current?.epoch === startEpoch && e.code !== 'not_authenticated' && e.code !== 'destroyed') {
+      if (e.code !== 'reauth_required' && current?.epoch === startEpoch && e.code !== 'not_authenticated' && e.code !== 'destroyed') {
         failures++
         retryAt = e.retryable ? clock.now() + Math.max(e.retryAfterMs ?? 0, Math.random() * Math.min(MAX_BACKOFF, 1000 * 2 ** failures)) : null
         refreshError = e
