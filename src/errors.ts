@@ -41,6 +41,8 @@ export type SessionErrorCode =
   | 'clock_jump'
   /** `session.fetch` was asked to send the token to an origin that is not allowed. */
   | 'origin_not_allowed'
+  /** Revoking tokens at sign-out failed (the local sign-out happened anyway). A warning. */
+  | 'revocation_failed'
   /** The operation needs a signed-in session. */
   | 'not_authenticated'
   /** The session was destroyed. */

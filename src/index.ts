@@ -16,6 +16,7 @@ export type {
   LogoutReason,
   RefreshContext,
   RefreshFunction,
+  RequestAuthorizer,
   Session,
   SessionEventMap,
   SessionEventType,

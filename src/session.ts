@@ -198,7 +198,7 @@ export function createSession(options: SessionOptions = {}): Session {
 
   /** Signs out in this tab; `broadcast` tells the others, `wipe` clears storage. */
   const end = async (why: LogoutReason, remote: boolean, wipe = !remote) => {
-    const had = current !== null
+    const had = current
     current = null
     warningAt = null
     refreshError = null
@@ -209,7 +209,15 @@ export function createSession(options: SessionOptions = {}): Session {
     if (!remote) post('logout', { reason: why, epoch: null })
     publish()
     schedule()
-    if (had) events.emit('logout', { reason: why, remote })
+    if (had) {
+      events.emit('logout', { reason: why, remote })
+      // Best effort, after the local sign-out; a rejected refresh token needs no revocation.
+      if (!remote && o.revoke && why !== 'reauth-required' && why !== 'storage-cleared') {
+        Promise.resolve()
+          .then(() => o.revoke?.(had.tokens))
+          .catch((cause: unknown) => events.emit('warning', { error: toSessionError(cause, 'revocation_failed', 'token revocation failed', [had.tokens.accessToken, had.tokens.refreshToken]) }))
+      }
+    }
   }
 
   /** Re-reads storage and reconciles (other tab logged in/out/refreshed). Coalesces bursts of messages. */
@@ -582,11 +590,19 @@ export function createSession(options: SessionOptions = {}): Session {
       const request = new Request(input, init)
       const allowed = o.fetch?.allowedOrigins ?? (typeof location === 'object' ? [location.origin] : [])
       if (!allowed.includes(new URL(request.url).origin)) throw new SessionError('origin_not_allowed', `refusing to send the access token to ${new URL(request.url).origin}`)
+      const authorizer = o.fetch?.authorizer
       const send = async (token: string | null) => {
-        if (!token) throw new SessionError('not_authenticated', 'not signed in')
-        const headers = new Headers(request.headers)
-        headers.set('Authorization', `${current?.tokens.tokenType === 'DPoP' ? 'DPoP' : 'Bearer'} ${token}`)
-        return globalThis.fetch(new Request(request.clone(), { headers }))
+        const tokens = current?.tokens
+        if (!token || !tokens) throw new SessionError('not_authenticated', 'not signed in')
+        let out: Request
+        if (authorizer) out = await authorizer.authorize(request.clone(), tokens)
+        else {
+          const headers = new Headers(request.headers)
+          headers.set('Authorization', `${/^dpop$/i.test(tokens.tokenType ?? '') ? 'DPoP' : 'Bearer'} ${token}`)
+          out = new Request(request.clone(), { headers })
+        }
+        const response = await globalThis.fetch(out)
+        return authorizer?.retry && (await authorizer.retry(response, out)) ? globalThis.fetch(await authorizer.authorize(request.clone(), tokens)) : response
       }
       const first = await send(await session.getAccessToken())
       if (first.status !== 401 || !o.refresh || !current?.tokens.refreshToken) return first

@@ -172,8 +172,22 @@ export interface IdleOptions {
   readonly onActive?: () => void
 }
 
+/**
+ * Decides how {@link Session.fetch} attaches the token. The default sends `Authorization: Bearer <AT>`
+ * (or `DPoP <AT>` for DPoP tokens). `sessionkeeper/oauth` provides a DPoP authorizer that adds a fresh
+ * proof to every request and retries once when a resource server asks for a new nonce.
+ */
+export interface RequestAuthorizer {
+  /** Returns the request to send, with credentials attached. */
+  authorize(request: Request, tokens: TokenSet): Promise<Request>
+  /** Sees every response; resolving `true` makes `fetch` authorize and send the request once more. */
+  retry?(response: Response, request: Request): boolean | Promise<boolean>
+}
+
 /** Options of {@link Session.fetch}. */
 export interface FetchOptions {
+  /** How the token is attached (DPoP). */
+  readonly authorizer?: RequestAuthorizer
   /**
    * Origins that may receive the access token. Requests elsewhere are refused with `origin_not_allowed`.
    * @default [location.origin]
@@ -208,6 +222,12 @@ export interface SessionOptions {
    * @default 'indexeddb'
    */
   readonly persist?: 'indexeddb' | 'memory'
+  /**
+   * Revokes tokens at the server when this tab signs the user out (RFC 7009; see `revokeTokens` in
+   * `sessionkeeper/oauth`). Best effort: never delays or blocks the local sign-out, which always
+   * happens, offline too; a failure is reported as a `warning` with code `revocation_failed`.
+   */
+  readonly revoke?: (tokens: TokenSet) => Promise<void>
   /** Inactivity timeout. Off when absent. */
   readonly idle?: IdleOptions
   /** Absolute session lifetime from sign-in, whatever the activity and refreshes. Off when absent. */
