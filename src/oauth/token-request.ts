@@ -35,9 +35,10 @@ export async function send(url: string, init: RequestInit, http: HttpOptions): P
   }
 }
 
-function fetchError(error: unknown, http: HttpOptions): SessionError {
+function fetchError(error: unknown, http: HttpOptions, reading?: boolean): SessionError {
   const name = (error as Error | undefined)?.name
-  return http.signal?.aborted || name === 'AbortError' || name === 'TimeoutError'
+  // Firefox reports a body that breaks off as an AbortError too: only our signal means "timed out" then.
+  return http.signal?.aborted || name === 'TimeoutError' || (name === 'AbortError' && !reading)
     ? toSessionError(error, 'timeout', 'sessionkeeper/oauth: request aborted or timed out', http.secrets)
     : toSessionError(error, 'network', 'sessionkeeper/oauth: request failed (offline, server down or CORS: is this origin allowed?)', http.secrets)
 }
@@ -55,7 +56,7 @@ export async function readObject(response: Response, http: HttpOptions): Promise
     const text = await response.text()
     return text.length > MAX_BODY ? undefined : parseObject(text)
   } catch (error) {
-    throw fetchError(error, http)
+    throw fetchError(error, http, true)
   }
 }
 
