@@ -18,6 +18,8 @@ const external = [
 export const entries = {
   index: 'src/index.ts',
   oauth: 'src/oauth/index.ts',
+  react: 'src/react/index.ts',
+  vue: 'src/vue/index.ts',
 };
 
 /** Prints the Subresource-Integrity hash of the CDN bundle so the README/tag can pin it. */
@@ -45,6 +47,8 @@ export default [
       sourcemap: true,
       entryFileNames: '[name].js',
       chunkFileNames: 'chunks/[name]-[hash].js',
+      // Rollup drops module-level directives; React Server Components need the client entry marked.
+      banner: (chunk) => (chunk.isEntry && chunk.name === 'react' ? "'use client';" : ''),
     },
     plugins: [
       typescript({ tsconfig: './tsconfig.json', declaration: true, declarationDir: 'dist', sourceMap: true }),
