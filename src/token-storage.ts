@@ -130,8 +130,18 @@ export function createIndexedDBStorage(name: string, clock: Clock): TokenStorage
     return JSON.parse(new TextDecoder().decode(plain))
   }
 
+  /**
+   * Operations run one at a time in call order: encryption is async, so without this a write issued
+   * before a `clear()` could land after it and resurrect data.
+   */
+  let queue: Promise<unknown> = Promise.resolve()
+  const run = <T>(op: (db: IDBPDatabase) => Promise<T>, onFail: (memory: TokenStorage) => Promise<T>): Promise<T> => {
+    const next = queue.then(() => attempt(op, onFail))
+    queue = next.catch(() => {})
+    return next
+  }
   /** Runs `op` on a connection; on failure retries once on a fresh one (DB-4), then degrades to memory. */
-  const run = async <T>(op: (db: IDBPDatabase) => Promise<T>, onFail: (memory: TokenStorage) => Promise<T>): Promise<T> => {
+  const attempt = async <T>(op: (db: IDBPDatabase) => Promise<T>, onFail: (memory: TokenStorage) => Promise<T>): Promise<T> => {
     if (fallback) return onFail(fallback)
     for (let attempt = 0; ; attempt++) {
       try {
