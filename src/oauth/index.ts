@@ -2,8 +2,16 @@
  * `sessionkeeper/oauth`: IdP-agnostic OAuth 2.0 / OpenID Connect helpers for public browser clients.
  *
  * - {@link refreshTokenGrant}: the refresh function for `createSession({ refresh })` (RFC 6749 §6).
+ * - {@link createSignIn}: authorization-code sign-in with PKCE S256 and OpenID Connect checks (RFC 7636, RFC 9207).
  *
  * Every failure is a `SessionError` (from `sessionkeeper`) with a stable `code` and `retryable`.
  * @packageDocumentation
  */
 export { refreshTokenGrant, type RefreshTokenGrantOptions } from './refresh'
+export {
+  createSignIn,
+  type SignIn,
+  type SignInOptions,
+  type SignInRequestOptions,
+  type TransactionStorage,
+} from './sign-in'

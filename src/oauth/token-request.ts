@@ -129,7 +129,7 @@ export function responseError(
   const safeError = error && !mentions(error, request.secrets) ? error : undefined
   return new SessionError(
     code,
-    `sessionkeeper/oauth: token endpoint answered HTTP ${status}${safeError ? ` ${safeError}` : ''}`,
+    `sessionkeeper/oauth: server answered HTTP ${status}${safeError ? ` ${safeError}` : ''}`,
     {
       status,
       ...(safeError && { oauthError: safeError }),
