@@ -21,6 +21,7 @@ import {
   useState,
   useSyncExternalStore,
   type Context,
+  type ReactElement,
   type ReactNode,
 } from 'react'
 import type { Clock, Session, SessionSnapshot } from '../types'
@@ -46,7 +47,17 @@ const systemClock: Bound['clock'] = {
   },
 }
 
-/** Props of {@link SessionProvider}. */
+/**
+ * Props of {@link SessionProvider}.
+ *
+ * @example
+ * ```tsx
+ * // In a test, the countdown of useIdleWarning reads the same manual clock as the session.
+ * const clock = createManualClock()
+ * const session = createSession({ name: 'test', persist: 'memory', sync: false, clock, idle: { timeoutMs: 60_000 } })
+ * render(<SessionProvider session={session} clock={clock}><IdleDialog /></SessionProvider>)
+ * ```
+ */
 export interface SessionProviderProps {
   /** The session from `createSession()`. Create it once, outside the component (module scope). */
   readonly session: Session
@@ -78,7 +89,7 @@ export interface SessionProviderProps {
  * )
  * ```
  */
-export function SessionProvider({ session, clock = systemClock, children }: SessionProviderProps): ReactNode {
+export function SessionProvider({ session, clock = systemClock, children }: SessionProviderProps): ReactElement {
   useEffect(() => session.start(), [session])
   // A stable context value: consumers re-render only when the props change.
   const value = useMemo(() => ({ session, clock }), [session, clock])
@@ -181,7 +192,14 @@ export function useAccessToken(): () => Promise<string | null> {
   return useCallback(() => session.getAccessToken(), [session])
 }
 
-/** What {@link useIdleWarning} returns. */
+/**
+ * What {@link useIdleWarning} returns.
+ *
+ * @example
+ * ```tsx
+ * const { warning, logoutAt, remainingMs, extend }: IdleWarning = useIdleWarning()
+ * ```
+ */
 export interface IdleWarning {
   /** The idle warning is showing: the session signs out at `logoutAt` unless someone calls `extend()`. */
   readonly warning: boolean

@@ -39,7 +39,17 @@ const systemClock: Bound['clock'] = {
   },
 }
 
-/** Options of {@link createSessionPlugin}. */
+/**
+ * Options of {@link createSessionPlugin}.
+ *
+ * @example
+ * ```ts
+ * // In a test, the countdown of useIdleWarning reads the same manual clock as the session.
+ * const clock = createManualClock()
+ * const session = createSession({ name: 'test', persist: 'memory', sync: false, clock, idle: { timeoutMs: 60_000 } })
+ * createApp(IdleDialog).use(createSessionPlugin(session, { clock })).mount(el)
+ * ```
+ */
 export interface SessionPluginOptions {
   /**
    * The clock the idle-warning countdown reads. Pass the same clock you gave `createSession` (tests);
@@ -160,7 +170,17 @@ export function useSessionClient(): Session {
   return useBound('useSessionClient').session
 }
 
-/** What {@link useIdleWarning} returns: refs, so it can be destructured. */
+/**
+ * What {@link useIdleWarning} returns: refs, so it can be destructured.
+ *
+ * @example
+ * ```ts
+ * const { warning, logoutAt, remainingMs, extend }: IdleWarning = useIdleWarning()
+ * watch(warning, (on) => {
+ *   if (on) document.title = 'Still there?'
+ * })
+ * ```
+ */
 export interface IdleWarning {
   /** The idle warning is showing: the session signs out at `logoutAt` unless someone calls `extend()`. */
   readonly warning: Readonly<Ref<boolean>>
