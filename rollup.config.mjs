@@ -61,6 +61,8 @@ export default [
       format: 'iife',
       name: 'SessionKeeper',
       sourcemap: true,
+      // The broadcast-channel fallback is a lazy chunk in ESM; a single <script> has to carry it inline.
+      inlineDynamicImports: true,
     },
     plugins: [
       nodeResolve({ browser: true }),

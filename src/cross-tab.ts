@@ -1,23 +1,55 @@
-import { BroadcastChannel } from 'broadcast-channel'
 import type { LogoutReason, SyncChannel, SyncMessage, SyncMessageType } from './types'
 
 const TYPES: readonly SyncMessageType[] = ['login', 'logout', 'refresh', 'refreshing', 'activity', 'extend', 'hello', 'warning']
 const REASONS: readonly LogoutReason[] = ['user', 'idle', 'max-session', 'reauth-required', 'storage-cleared']
 
 /**
- * The default channel: `broadcast-channel` named `sessionkeeper:<name>`, which uses the native
- * BroadcastChannel where it exists and falls back to IndexedDB/localStorage elsewhere. Fallbacks keep
- * messages on disk for a while, which is why messages are signals and never carry tokens.
+ * The default channel, named `sessionkeeper:<name>`.
+ *
+ * Where the browser has a native BroadcastChannel (every current engine) it is used directly: that is
+ * the transport `broadcast-channel` would pick too, and raw foreign messages on it cannot crash a
+ * library listener. Where it is missing (Safari < 15.4), `broadcast-channel` is loaded on demand for its
+ * IndexedDB/localStorage transports; messages posted meanwhile are queued. Those transports keep
+ * messages on disk for a while, which is one reason messages are signals and never carry tokens.
  */
 export function createBroadcastSync(name: string): SyncChannel {
-  const channel = new BroadcastChannel<unknown>(`sessionkeeper:${name}`)
+  const id = `sessionkeeper:${name}`
+  const listeners = new Set<(message: unknown) => void>()
+  const deliver = (data: unknown) => listeners.forEach((listener) => listener(data))
+  let closed = false
+  let send: (message: SyncMessage) => void
+  let shut: () => void
+  if (typeof BroadcastChannel === 'function') {
+    const native = new BroadcastChannel(id)
+    native.onmessage = (event) => deliver(event.data)
+    send = (message) => native.postMessage(message)
+    shut = () => native.close()
+  } else {
+    const queued: SyncMessage[] = []
+    let fallback: import('broadcast-channel').BroadcastChannel<unknown> | null = null
+    send = (message) => void (fallback ? fallback.postMessage(message).catch(() => {}) : queued.push(message))
+    shut = () => void fallback?.close().catch(() => {})
+    import('broadcast-channel').then(
+      ({ BroadcastChannel: Fallback }) => {
+        if (closed) return
+        fallback = new Fallback<unknown>(id)
+        fallback.addEventListener('message', deliver)
+        queued.splice(0).forEach(send)
+      },
+      () => {}, // no channel at all: this tab still works on its own, and storage re-reads on focus catch up
+    )
+  }
   return {
-    post: (message) => void channel.postMessage(message).catch(() => {}),
+    post: (message) => void (closed || send(message)),
     listen(listener) {
-      channel.addEventListener('message', listener)
-      return () => channel.removeEventListener('message', listener)
+      listeners.add(listener)
+      return () => void listeners.delete(listener)
     },
-    close: () => void channel.close().catch(() => {}),
+    close() {
+      closed = true
+      listeners.clear()
+      shut()
+    },
   }
 }
 
