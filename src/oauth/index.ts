@@ -2,6 +2,7 @@
  * `sessionkeeper/oauth`: IdP-agnostic OAuth 2.0 / OpenID Connect helpers for public browser clients.
  *
  * - {@link refreshTokenGrant}: the refresh function for `createSession({ refresh })` (RFC 6749 §6).
+ * - {@link createDPoP}: DPoP (RFC 9449) keys and proofs, for both of the above and for `session.fetch`.
  * - {@link createSignIn}: authorization-code sign-in with PKCE S256 and OpenID Connect checks (RFC 7636, RFC 9207).
  *
  * Every failure is a `SessionError` (from `sessionkeeper`) with a stable `code` and `retryable`.
@@ -15,3 +16,10 @@ export {
   type SignInRequestOptions,
   type TransactionStorage,
 } from './sign-in'
+export {
+  createDPoP,
+  type DPoP,
+  type DPoPKeyStorage,
+  type DPoPOptions,
+  type DPoPProofRequest,
+} from './dpop'

@@ -2,6 +2,7 @@ import { SessionError } from '../errors'
 import type { RefreshFunction } from '../types'
 import { tokenRequest, toTokenSet } from './token-request'
 import { checkString, checkUrl } from './util'
+import type { DPoP } from './dpop'
 
 /** Options of {@link refreshTokenGrant}. */
 export interface RefreshTokenGrantOptions {
@@ -25,6 +26,17 @@ export interface RefreshTokenGrantOptions {
   readonly defaultExpiresInMs?: number
   /** Called with a `token_lifetime_unknown` warning when `expires_in` is missing. */
   readonly onWarning?: (warning: SessionError) => void
+  /**
+   * Sender-constrains the tokens with DPoP (RFC 9449): every request carries a fresh proof, and a
+   * `use_dpop_nonce` answer is retried once with the server's nonce. The key must be the one the refresh
+   * token is bound to: when it is gone the refresh fails with `reauth_required` (no new key is minted).
+   */
+  readonly dpop?: DPoP
+  /**
+   * With `dpop`: reject a `Bearer` answer with `dpop_downgrade` (RFC 9449 §5).
+   * @default true when `dpop` is given
+   */
+  readonly requireDPoP?: boolean
 }
 
 /**
@@ -49,6 +61,10 @@ export interface RefreshTokenGrantOptions {
  * | fetch rejected (offline, DNS, CORS) | `network` | yes |
  * | aborted (`context.signal`) | `timeout` | yes |
  * | no refresh token in the current set | `refresh_unavailable` | no |
+ * | with `dpop`: the key is gone | `reauth_required` | no |
+ * | with `dpop`: `use_dpop_nonce` without a readable `DPoP-Nonce` | `dpop_nonce_unavailable` | no |
+ * | with `dpop`: a second `use_dpop_nonce` in a row | `oauth_error` | no |
+ * | with `dpop` and `requireDPoP`: `token_type` Bearer | `dpop_downgrade` | no |
  *
  * The OAuth `error` is kept in `oauthError` and `error_description` in `description` (untrusted, at most
  * 256 chars). Error messages hold only the status and the error code, never a token or the body.
@@ -87,13 +103,14 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): RefreshFun
     }
     if (options.scope) params.scope = options.scope
     const secrets = [refreshToken, current.accessToken, current.idToken]
-    const reply = await tokenRequest({ url, params, fetch: options.fetch, signal: context?.signal, secrets, refresh: true })
+    const { dpop } = options
+    const reply = await tokenRequest({ url, params, fetch: options.fetch, signal: context?.signal, secrets, refresh: true, dpop })
     return toTokenSet(reply, {
       current,
       scope: options.scope,
       defaultExpiresInMs,
-      dpop: false,
-      requireDPoP: false,
+      dpop: !!dpop,
+      requireDPoP: options.requireDPoP ?? true,
       onWarning: options.onWarning,
     })
   }

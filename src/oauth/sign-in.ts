@@ -5,6 +5,7 @@ import { systemClock } from '../clock'
 import type { TokenSet } from '../types'
 import { readObject, responseError, send, tokenRequest, toTokenSet } from './token-request'
 import { checkString, checkUrl, own, parseObject, random, sha256 } from './util'
+import type { DPoP } from './dpop'
 
 /** The subset of `Storage` the sign-in transaction needs. */
 export type TransactionStorage = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>
@@ -38,6 +39,10 @@ export interface SignInOptions {
   readonly clockToleranceMs?: number
   /** Where the transaction waits during the redirect. @default sessionStorage */
   readonly storage?: TransactionStorage
+  /** Binds the tokens to this DPoP key (RFC 9449): the code exchange carries a proof (the key is created if needed). */
+  readonly dpop?: DPoP
+  /** With `dpop`: reject a `Bearer` answer with `dpop_downgrade`. @default true when `dpop` is given */
+  readonly requireDPoP?: boolean
 }
 
 /** Per-request options of {@link SignIn.start}. */
@@ -217,12 +222,13 @@ export function createSignIn(options: SignInOptions): SignIn {
         fetch: options.fetch,
         secrets: [code, tx.verifier],
         refresh: false,
+        dpop: options.dpop,
       })
       const tokens = toTokenSet(reply, {
         scope,
         defaultExpiresInMs: options.defaultExpiresInMs ?? 300_000,
-        dpop: false,
-        requireDPoP: false,
+        dpop: !!options.dpop,
+        requireDPoP: options.requireDPoP ?? true,
       })
       if (tx.nonce) checkIdToken(tokens.idToken, issuer!, clientId, tx.nonce, options.clockToleranceMs ?? 300_000)
       return tokens

@@ -4,6 +4,7 @@ import { SessionError, toSessionError, type SessionErrorCode } from '../errors'
 import { systemClock } from '../clock'
 import type { TokenSet } from '../types'
 import { mentions, own, parseObject } from './util'
+import { nonceUnavailable, tokenNonce, tokenProof, type DPoP } from './dpop'
 
 const MAX_BODY = 65_536
 const MAX_TOKEN = 16_384
@@ -66,6 +67,8 @@ export interface TokenRequest extends HttpOptions {
   readonly params: Readonly<Record<string, string>>
   /** `invalid_grant` means "sign in again" for a refresh, but only "this code failed" at sign-in. */
   readonly refresh: boolean
+  /** Sends a DPoP proof; for a refresh the key must already exist (DP-5). */
+  readonly dpop?: DPoP | undefined
 }
 
 /** @internal A successful token response: the JSON object and the receipt time (epoch ms). */
@@ -80,19 +83,23 @@ export interface TokenReply {
  * @internal
  */
 export async function tokenRequest(request: TokenRequest): Promise<TokenReply> {
-  const response = await send(
-    request.url,
-    {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams(request.params).toString(),
-    },
-    request,
-  )
-  const receivedAt = systemClock.now()
-  const body = await readObject(response, request)
-  if (response.ok) return { body, receivedAt }
-  throw responseError(response, body, request)
+  const { url, dpop } = request
+  for (let attempt = 0; ; attempt++) {
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }
+    // A new proof (new jti) for every attempt, retries included (RFC 9449 §4.3 / DP-2).
+    if (dpop) headers.dpop = await tokenProof(dpop, url, !request.refresh)
+    const response = await send(url, { method: 'POST', headers, body: new URLSearchParams(request.params).toString() }, request)
+    const receivedAt = systemClock.now()
+    const nonce = dpop && tokenNonce(dpop, url, response)
+    const body = await readObject(response, request)
+    if (response.ok) return { body, receivedAt }
+    // use_dpop_nonce (RFC 9449 §8): retry exactly once with the nonce the server just sent.
+    if (dpop && !attempt && own(body, 'error') === 'use_dpop_nonce') {
+      if (!nonce) throw nonceUnavailable()
+      continue
+    }
+    throw responseError(response, body, request)
+  }
 }
 
 /**
