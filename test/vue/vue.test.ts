@@ -164,6 +164,18 @@ describe(`sessionkeeper/vue (Vue ${version})`, () => {
       expect(session.starts()).to.equal(2)
     })
 
+    it('stops on unmount on Vue < 3.5 too (no app.onUnmount: unmount is wrapped)', async () => {
+      const session = countingStart(track(memorySession('vue-34')))
+      const app = createApp(Status)
+      ;(app as { onUnmount?: unknown }).onUnmount = undefined // what a Vue 3.3/3.4 app looks like
+      app.use(createSessionPlugin(session))
+      app.mount(document.createElement('div'))
+      expect(session.running()).to.equal(1)
+      await until(session, (s) => s.status === 'anonymous')
+      app.unmount()
+      expect(session.running()).to.equal(0)
+    })
+
     it('gives the session to useSessionClient', () => {
       const session = createFakeSession()
       let got: Session | undefined
