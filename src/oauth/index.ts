@@ -2,8 +2,9 @@
  * `sessionkeeper/oauth`: IdP-agnostic OAuth 2.0 / OpenID Connect helpers for public browser clients.
  *
  * - {@link refreshTokenGrant}: the refresh function for `createSession({ refresh })` (RFC 6749 §6).
- * - {@link createDPoP}: DPoP (RFC 9449) keys and proofs, for both of the above and for `session.fetch`.
  * - {@link createSignIn}: authorization-code sign-in with PKCE S256 and OpenID Connect checks (RFC 7636, RFC 9207).
+ * - {@link createDPoP}: DPoP (RFC 9449) keys and proofs for the two above and, as `fetch.authorizer`, for `session.fetch`.
+ * - {@link revokeTokens}: token revocation on sign-out for `createSession({ revoke })` (RFC 7009).
  *
  * Every failure is a `SessionError` (from `sessionkeeper`) with a stable `code` and `retryable`.
  * @packageDocumentation
@@ -23,3 +24,4 @@ export {
   type DPoPOptions,
   type DPoPProofRequest,
 } from './dpop'
+export { revokeTokens, type RevokeTokensOptions } from './revoke'
