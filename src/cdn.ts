@@ -1,3 +1,3 @@
 // The IIFE bundle for plain <script> pages: window.SessionKeeper = core + sessionkeeper/oauth.
-export * from './index'
-export * from './oauth/index'
+export * from './index.js'
+export * from './oauth/index.js'

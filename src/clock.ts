@@ -1,4 +1,4 @@
-import type { Clock } from './types'
+import type { Clock } from './types.js'
 
 /** The largest delay timers honour; longer ones fire at once in browsers (32-bit overflow). */
 export const MAX_DELAY_MS: number = 2 ** 31 - 1

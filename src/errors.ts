@@ -145,7 +145,7 @@ export function toSessionError(
   let cause = error
   const text = safeText(error)
   if (secrets.some((s) => s && s.length >= 8 && containsPart(text, s))) {
-    cause = new Error(`${error instanceof Error ? error.name : typeof error} (redacted: it contained a token)`)
+    cause = new Error(`${error instanceof Error ? error.name : typeof error} (redacted)`)
   }
   return new SessionError(code, message, { cause })
 }

@@ -2,12 +2,12 @@
  * sessionkeeper: a signed-in user's session in the browser, kept in step across tabs.
  * @packageDocumentation
  */
-export { createSession } from './session'
-export { SessionError, isSessionError } from './errors'
-export { createMemoryStorage, createIndexedDBStorage } from './token-storage'
-export { createBroadcastSync } from './cross-tab'
-export { systemClock } from './clock'
-export type { SessionErrorCode, SessionErrorDetails } from './errors'
+export { createSession } from './session.js'
+export { SessionError, isSessionError } from './errors.js'
+export { createMemoryStorage, createIndexedDBStorage } from './token-storage.js'
+export { createBroadcastSync } from './cross-tab.js'
+export { systemClock } from './clock.js'
+export type { SessionErrorCode, SessionErrorDetails } from './errors.js'
 export type {
   Clock,
   FetchOptions,
@@ -29,4 +29,4 @@ export type {
   SyncMessageType,
   TokenSet,
   TokenStorage,
-} from './types'
+} from './types.js'

@@ -1,5 +1,5 @@
-import { SessionError } from './errors'
-import type { Clock, TokenStorage } from './types'
+import { SessionError } from './errors.js'
+import type { Clock, TokenStorage } from './types.js'
 
 /** Runs `task` while holding the named cross-tab lock. */
 export type LockRunner = <T>(task: () => Promise<T>) => Promise<T>
@@ -18,7 +18,7 @@ export type LockRunner = <T>(task: () => Promise<T>) => Promise<T>
  */
 export function createLock(name: string, storage: () => TokenStorage, clock: Clock, waitMs: number, leaseMs: number): LockRunner {
   const locks = typeof navigator === 'object' ? navigator.locks : undefined
-  const timeout = () => new SessionError('lock_timeout', 'timed out waiting for the refresh lock held by another tab')
+  const timeout = () => new SessionError('lock_timeout', 'lock wait timed out')
   if (locks?.request) {
     return (task) => {
       // Memory storage is per tab: nothing to coordinate with other tabs.

@@ -1,10 +1,10 @@
-import { createBroadcastSync, parseMessage } from './cross-tab'
-import { createEmitter } from './emitter'
-import { SessionError, toSessionError } from './errors'
-import { createLock } from './refresh-lock'
-import { createStore } from './store'
-import { systemClock } from './clock'
-import { createIndexedDBStorage, createMemoryStorage } from './token-storage'
+import { createBroadcastSync, parseMessage } from './cross-tab.js'
+import { createEmitter } from './emitter.js'
+import { SessionError, toSessionError } from './errors.js'
+import { createLock } from './refresh-lock.js'
+import { createStore } from './store.js'
+import { systemClock } from './clock.js'
+import { createIndexedDBStorage, createMemoryStorage } from './token-storage.js'
 import type {
   IdleState,
   LogoutReason,
@@ -16,7 +16,7 @@ import type {
   SyncMessage,
   TokenSet,
   TokenStorage,
-} from './types'
+} from './types.js'
 
 const MAX_TOKEN = 16 * 1024
 const DEFAULT_ACTIVITY_EVENTS = ['pointerdown', 'pointermove', 'keydown', 'wheel', 'touchstart', 'scroll', 'visibilitychange']
@@ -37,6 +37,9 @@ interface Persisted {
   at: number
   tokens: TokenSet
 }
+
+const ended = () => new SessionError('not_authenticated', 'signed out')
+const gone = () => new SessionError('destroyed', 'destroyed')
 
 const LOADING: SessionSnapshot = Object.freeze({ status: 'loading' })
 const ACTIVE: IdleState = Object.freeze({ phase: 'active' })
@@ -154,7 +157,7 @@ export function createSession(options: SessionOptions = {}): Session {
         await s.set('session', { v: 1, ended: why })
       }
     } catch (cause) {
-      if (!destroyed) events.emit('warning', { error: toSessionError(cause, 'storage_write_failed', 'could not write the session to storage; it is kept in memory') })
+      if (!destroyed) events.emit('warning', { error: toSessionError(cause, 'storage_write_failed', 'write failed; kept in memory') })
     }
   }
   let endedReason: LogoutReason | undefined
@@ -168,7 +171,7 @@ export function createSession(options: SessionOptions = {}): Session {
     endedReason = (raw as { ended?: LogoutReason } | null)?.ended
     if (raw == null || endedReason) return null
     const record = readRecord(raw)
-    if (!record) events.emit('warning', { error: new SessionError('storage_corrupt', 'discarded an invalid stored session') })
+    if (!record) events.emit('warning', { error: new SessionError('storage_corrupt', 'invalid stored session discarded') })
     return record
   }
 
@@ -203,7 +206,7 @@ export function createSession(options: SessionOptions = {}): Session {
     warningAt = null
     refreshError = null
     retryAt = null
-    abortRefresh?.abort(new SessionError('not_authenticated', 'signed out'))
+    abortRefresh?.abort(ended())
     reason = why
     if (wipe) await save(null, why)
     if (!remote) post('logout', { reason: why, epoch: null })
@@ -215,7 +218,7 @@ export function createSession(options: SessionOptions = {}): Session {
       if (!remote && o.revoke && why !== 'reauth-required' && why !== 'storage-cleared') {
         Promise.resolve()
           .then(() => o.revoke?.(had.tokens))
-          .catch((cause: unknown) => events.emit('warning', { error: toSessionError(cause, 'revocation_failed', 'token revocation failed', [had.tokens.accessToken, had.tokens.refreshToken]) }))
+          .catch((cause: unknown) => events.emit('warning', { error: toSessionError(cause, 'revocation_failed', 'revocation failed', [had.tokens.accessToken, had.tokens.refreshToken]) }))
       }
     }
   }
@@ -339,7 +342,7 @@ export function createSession(options: SessionOptions = {}): Session {
     const now = clock.now()
     const mono = clock.monotonic?.()
     if (mono !== undefined && lastMono && Math.abs(now - lastWall - (mono - lastMono)) > CLOCK_JUMP) {
-      events.emit('warning', { error: new SessionError('clock_jump', 'the wall clock jumped (sleep or a clock change); deadlines re-checked') })
+      events.emit('warning', { error: new SessionError('clock_jump', 'wall clock jumped') })
     }
     lastWall = now
     lastMono = mono ?? 0
@@ -399,10 +402,10 @@ export function createSession(options: SessionOptions = {}): Session {
     }))
 
   const run = async (force: boolean): Promise<TokenSet> => {
-    if (destroyed) throw new SessionError('destroyed', 'session destroyed')
-    if (!current) throw new SessionError('not_authenticated', 'not signed in')
+    if (destroyed) throw gone()
+    if (!current) throw ended()
     const refresh = o.refresh
-    if (!refresh || !current.tokens.refreshToken) throw new SessionError('refresh_unavailable', 'no refresh function or refresh token')
+    if (!refresh || !current.tokens.refreshToken) throw new SessionError('refresh_unavailable', 'cannot refresh')
     const startEpoch = current.epoch
     const seen = current.tokens.accessToken
     refreshing = true
@@ -412,11 +415,11 @@ export function createSession(options: SessionOptions = {}): Session {
         // Another tab may have refreshed (or logged out) while we waited: adopt what is stored (RF-3).
         await sync()
         const r = current as Persisted | null
-        if (!r || r.epoch !== startEpoch) throw new SessionError('not_authenticated', 'the session ended during the refresh')
+        if (!r || r.epoch !== startEpoch) throw ended()
         if (r.tokens.accessToken !== seen || (!force && clock.now() < r.tokens.expiresAt - leadFor(r))) return r.tokens
         const now = clock.now()
         recent = recent.filter((t) => t > now - 60_000)
-        if (recent.length >= MAX_REFRESH_PER_MIN) throw new SessionError('refresh_loop_detected', 'too many refreshes in one minute', { retryable: true })
+        if (recent.length >= MAX_REFRESH_PER_MIN) throw new SessionError('refresh_loop_detected', 'too many refreshes', { retryable: true })
         recent.push(now)
         const controller = new AbortController()
         abortRefresh = controller
@@ -428,7 +431,7 @@ export function createSession(options: SessionOptions = {}): Session {
             new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true })),
           ])
         } catch (error) {
-          if (current?.epoch !== startEpoch) throw new SessionError('not_authenticated', 'the session ended during the refresh')
+          if (current?.epoch !== startEpoch) throw ended()
           const e = toSessionError(error, 'server_error', 'the refresh function failed', [r.tokens.accessToken, r.tokens.refreshToken, r.tokens.idToken])
           // Wipe before the lock is released, so no other tab re-sends the rejected refresh token.
           if (e.code === 'reauth_required') await end('reauth-required', false)
@@ -442,10 +445,10 @@ export function createSession(options: SessionOptions = {}): Session {
         const { refreshToken, idToken } = r.tokens
         const tokens: TokenSet = Object.freeze({ ...(refreshToken && { refreshToken }), ...(idToken && { idToken }), ...valid })
         // A logout or a new sign-in during the request wins: drop the result (XT-9, ER-3).
-        if (current?.epoch !== startEpoch) throw new SessionError('not_authenticated', 'the session ended during the refresh')
+        if (current?.epoch !== startEpoch) throw ended()
         if (tokens.expiresAt - clock.now() <= Math.min(leadMs, MIN_REFRESH_GAP) && !loopWarned) {
           loopWarned = true
-          events.emit('warning', { error: new SessionError('refresh_loop_detected', 'tokens expire faster than they can sensibly be refreshed') })
+          events.emit('warning', { error: new SessionError('refresh_loop_detected', 'tokens expire too fast') })
         }
         const record: Persisted = { v: 1, epoch: startEpoch, authAt: r.authAt, at: clock.now(), tokens }
         // Commit before the lock is released, so the next holder reads the rotated refresh token (RF-4).
@@ -517,13 +520,13 @@ export function createSession(options: SessionOptions = {}): Session {
     storage?.close()
     storage = null
     hydrated = null
-    abortRefresh?.abort(new SessionError('destroyed', 'session stopped'))
+    abortRefresh?.abort(gone())
   }
 
   // --- public API -------------------------------------------------------------------------------------------
   const session: Session = {
     start() {
-      if (destroyed) throw new SessionError('destroyed', 'session destroyed')
+      if (destroyed) throw gone()
       if (starts++ === 0) attach()
       let stopped = false
       return () => {
@@ -547,12 +550,12 @@ export function createSession(options: SessionOptions = {}): Session {
       })
     },
     async login(tokens) {
-      if (destroyed) throw new SessionError('destroyed', 'session destroyed')
+      if (destroyed) throw gone()
       const now = clock.now()
       const valid = checkTokens(tokens, now, 'invalid_argument')
-      if (valid.expiresAt <= now) throw new SessionError('invalid_argument', 'expiresAt is in the past')
+      if (valid.expiresAt <= now) throw new SessionError('invalid_argument', 'expired')
       const record: Persisted = { v: 1, epoch: randomId(), authAt: now, at: now, tokens: valid }
-      abortRefresh?.abort(new SessionError('not_authenticated', 'a new sign-in replaced the session'))
+      abortRefresh?.abort(ended())
       await save(record)
       lastActivity = now
       adopt(record, false)
@@ -589,11 +592,11 @@ export function createSession(options: SessionOptions = {}): Session {
     async fetch(input, init) {
       const request = new Request(input, init)
       const allowed = o.fetch?.allowedOrigins ?? (typeof location === 'object' ? [location.origin] : [])
-      if (!allowed.includes(new URL(request.url).origin)) throw new SessionError('origin_not_allowed', `refusing to send the access token to ${new URL(request.url).origin}`)
+      if (!allowed.includes(new URL(request.url).origin)) throw new SessionError('origin_not_allowed', 'origin not allowed')
       const authorizer = o.fetch?.authorizer
       const send = async (token: string | null) => {
         const tokens = current?.tokens
-        if (!token || !tokens) throw new SessionError('not_authenticated', 'not signed in')
+        if (!token || !tokens) throw ended()
         let out: Request
         if (authorizer) out = await authorizer.authorize(request.clone(), tokens)
         else {
@@ -633,22 +636,17 @@ export function createSession(options: SessionOptions = {}): Session {
 // --- validation ----------------------------------------------------------------------------------------------
 
 function validateOptions(o: SessionOptions): SessionOptions {
-  if (typeof o !== 'object' || o === null) throw new TypeError('createSession: options must be an object')
-  const positive = (value: unknown, label: string) => {
-    if (value !== undefined && !(typeof value === 'number' && value > 0 && Number.isFinite(value))) throw new TypeError(`createSession: ${label} must be a positive finite number`)
+  const bad = (what: string) => {
+    throw new TypeError(`createSession: invalid ${what}`)
   }
-  positive(o.refreshLeadMs, 'refreshLeadMs')
-  positive(o.refreshTimeoutMs, 'refreshTimeoutMs')
-  positive(o.maxSessionMs, 'maxSessionMs')
-  if (o.name !== undefined && !/^[\w.:-]{1,64}$/.test(o.name)) throw new TypeError('createSession: name must be 1-64 characters of [A-Za-z0-9_.:-]')
-  if (o.persist !== undefined && o.persist !== 'indexeddb' && o.persist !== 'memory') throw new TypeError("createSession: persist must be 'indexeddb' or 'memory'")
-  if (o.refresh !== undefined && typeof o.refresh !== 'function') throw new TypeError('createSession: refresh must be a function')
-  if (o.idle !== undefined) {
-    positive(o.idle.timeoutMs, 'idle.timeoutMs')
-    if (o.idle.timeoutMs === undefined) throw new TypeError('createSession: idle.timeoutMs is required')
-    positive(o.idle.warningMs, 'idle.warningMs')
-    if (o.idle.warningMs !== undefined && o.idle.warningMs >= o.idle.timeoutMs) throw new TypeError('createSession: idle.warningMs must be less than idle.timeoutMs')
-  }
+  if (typeof o !== 'object' || o === null) bad('options')
+  const idle = o.idle
+  const durations = { refreshLeadMs: o.refreshLeadMs, refreshTimeoutMs: o.refreshTimeoutMs, maxSessionMs: o.maxSessionMs, 'idle.timeoutMs': idle ? idle.timeoutMs ?? 0 : 1, 'idle.warningMs': idle?.warningMs }
+  for (const [key, v] of Object.entries(durations)) if (v !== undefined && !(typeof v === 'number' && v > 0 && v < Infinity)) bad(key)
+  if (idle?.warningMs && idle.warningMs >= idle.timeoutMs) bad('idle.warningMs (must be < timeoutMs)')
+  if (o.name !== undefined && !/^[\w.:-]{1,64}$/.test(o.name)) bad('name')
+  if (o.persist !== undefined && o.persist !== 'indexeddb' && o.persist !== 'memory') bad('persist')
+  if (o.refresh !== undefined && typeof o.refresh !== 'function') bad('refresh')
   return o
 }
 
@@ -659,14 +657,14 @@ function validateOptions(o: SessionOptions): SessionOptions {
  */
 export function checkTokens(value: unknown, now: number, code: 'invalid_argument' | 'invalid_token_response'): TokenSet {
   const fail = (what: string): never => {
-    throw new SessionError(code, `invalid token set: ${what}`)
+    throw new SessionError(code, `invalid ${what}`)
   }
-  if (typeof value !== 'object' || value === null) fail('not an object')
+  if (typeof value !== 'object' || value === null) fail('tokens')
   const t = value as Record<string, unknown>
   const str = (key: string, required: boolean) => {
     const v = t[key]
     if (v === undefined && !required) return undefined
-    if (typeof v !== 'string' || v.length === 0 || v.length > MAX_TOKEN) fail(`${key} must be a non-empty string of at most 16 KB`)
+    if (typeof v !== 'string' || v.length === 0 || v.length > MAX_TOKEN) fail(key)
     return v as string
   }
   const accessToken = str('accessToken', true) as string
@@ -675,7 +673,7 @@ export function checkTokens(value: unknown, now: number, code: 'invalid_argument
   const scope = str('scope', false)
   const tokenType = str('tokenType', false)
   const expiresAt = t.expiresAt
-  if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt) || expiresAt > now + 366 * 86_400_000) fail('expiresAt must be a finite epoch-ms number')
+  if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt) || expiresAt > now + 366 * 86_400_000) fail('expiresAt')
   return Object.freeze({
     accessToken,
     expiresAt: expiresAt as number,

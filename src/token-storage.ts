@@ -1,6 +1,6 @@
 import { openDB, type IDBPDatabase } from 'idb'
-import { SessionError } from './errors'
-import type { Clock, StorageKey, StorageNotice, TokenStorage } from './types'
+import { SessionError } from './errors.js'
+import type { Clock, StorageKey, StorageNotice, TokenStorage } from './types.js'
 
 /** Bump only with a forward-only, idempotent migration in `upgrade`. */
 const DB_VERSION = 1
@@ -47,7 +47,7 @@ export function createIndexedDBStorage(name: string, clock: Clock): TokenStorage
     if (!fallback) {
       fallback = createMemoryStorage()
       drop()
-      notify({ type: 'degraded', error: new SessionError(code, code === 'storage_version_newer' ? 'A newer version of sessionkeeper owns the database; keeping the session in memory' : 'IndexedDB is unavailable; keeping the session in memory', { cause }) })
+      notify({ type: 'degraded', error: new SessionError(code, 'using memory', { cause }) })
     }
     return fallback
   }
@@ -59,7 +59,7 @@ export function createIndexedDBStorage(name: string, clock: Clock): TokenStorage
   }
 
   const open = (): Promise<IDBPDatabase> => {
-    if (closed) return Promise.reject(new SessionError('destroyed', 'storage closed'))
+    if (closed) return Promise.reject(new SessionError('destroyed', 'closed'))
     return (conn ??= new Promise<IDBPDatabase>((resolve, reject) => {
       let cancelBlocked = () => {}
       openDB(dbName, DB_VERSION, {
@@ -68,7 +68,7 @@ export function createIndexedDBStorage(name: string, clock: Clock): TokenStorage
         },
         blocked() {
           // Another tab holds an older version open and ignores versionchange: don't hang forever.
-          cancelBlocked = clock.setTimeout(() => reject(new SessionError('storage_unavailable', 'database upgrade blocked by another tab')), BLOCKED_MS)
+          cancelBlocked = clock.setTimeout(() => reject(new SessionError('storage_unavailable', 'upgrade blocked')), BLOCKED_MS)
         },
         blocking(_current, next) {
           // Let other tabs upgrade (next = a version) or delete (next = null) the database.
@@ -148,7 +148,7 @@ export function createIndexedDBStorage(name: string, clock: Clock): TokenStorage
         if (typeof indexedDB === 'undefined') throw new Error('no indexedDB')
         return await op(await open())
       } catch (error) {
-        if (closed) throw new SessionError('destroyed', 'storage closed')
+        if (closed) throw new SessionError('destroyed', 'closed')
         const name = (error as { name?: string } | null)?.name
         if (name === 'VersionError') return onFail(degrade('storage_version_newer', error))
         if (attempt === 0 && name !== 'SecurityError' && typeof indexedDB !== 'undefined' && (conn || name !== 'InvalidStateError')) {
@@ -173,7 +173,7 @@ export function createIndexedDBStorage(name: string, clock: Clock): TokenStorage
           } catch (cause) {
             // Unreadable (corrupt, tampered, or written under a key that no longer exists): discard it.
             await db.delete(STORE, storageKey)
-            notify({ type: 'warning', error: new SessionError('storage_corrupt', `discarded an unreadable ${storageKey} record`, { cause }) })
+            notify({ type: 'warning', error: new SessionError('storage_corrupt', `${storageKey} discarded`, { cause }) })
             return undefined
           }
         },
@@ -219,6 +219,6 @@ export function createIndexedDBStorage(name: string, clock: Clock): TokenStorage
 
 /** `add` must stay inside one transaction, so only unencrypted values (DPoP key pairs, leases) go through it. */
 function encodeSync(storageKey: StorageKey, value: unknown): unknown {
-  if (storageKey !== 'dpop' && storageKey !== 'lock') throw new TypeError(`add() is not supported for ${storageKey}`)
+  if (storageKey !== 'dpop' && storageKey !== 'lock') throw new TypeError(storageKey)
   return value
 }

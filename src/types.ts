@@ -1,4 +1,4 @@
-import type { SessionError } from './errors'
+import type { SessionError } from './errors.js'
 
 /**
  * The tokens of one signed-in session: what {@link Session.login} takes and the snapshot exposes.

@@ -24,7 +24,7 @@ import {
   type ReactElement,
   type ReactNode,
 } from 'react'
-import type { Clock, Session, SessionSnapshot } from '../types'
+import type { Clock, Session, SessionSnapshot } from '../types.js'
 
 /** What the provider puts in context. */
 interface Bound {

@@ -20,7 +20,7 @@ import {
   type Ref,
   type ShallowRef,
 } from 'vue'
-import type { Clock, Session, SessionSnapshot } from '../types'
+import type { Clock, Session, SessionSnapshot } from '../types.js'
 
 interface Bound {
   readonly session: Session
