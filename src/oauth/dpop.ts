@@ -1,9 +1,9 @@
 // DPoP (RFC 9449): a non-extractable P-256 key, proofs for the token endpoint and resource requests,
 // and server nonces remembered per origin.
-import { SessionError } from '../errors'
-import { systemClock } from '../clock'
-import type { RequestAuthorizer, TokenSet } from '../types'
-import { b64u, random, sha256 } from './util'
+import { SessionError } from '../errors.js'
+import { systemClock } from '../clock.js'
+import type { RequestAuthorizer, TokenSet } from '../types.js'
+import { b64u, random, sha256 } from './util.js'
 
 /**
  * Where the DPoP key pair lives. `save` must not overwrite a pair that is already stored (use an

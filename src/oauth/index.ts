@@ -9,19 +9,19 @@
  * Every failure is a `SessionError` (from `sessionkeeper`) with a stable `code` and `retryable`.
  * @packageDocumentation
  */
-export { refreshTokenGrant, type RefreshTokenGrantOptions } from './refresh'
+export { refreshTokenGrant, type RefreshTokenGrantOptions } from './refresh.js'
 export {
   createSignIn,
   type SignIn,
   type SignInOptions,
   type SignInRequestOptions,
   type TransactionStorage,
-} from './sign-in'
+} from './sign-in.js'
 export {
   createDPoP,
   type DPoP,
   type DPoPKeyStorage,
   type DPoPOptions,
   type DPoPProofRequest,
-} from './dpop'
-export { revokeTokens, type RevokeTokensOptions } from './revoke'
+} from './dpop.js'
+export { revokeTokens, type RevokeTokensOptions } from './revoke.js'

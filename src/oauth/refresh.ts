@@ -1,8 +1,8 @@
-import { SessionError } from '../errors'
-import type { RefreshFunction } from '../types'
-import { tokenRequest, toTokenSet } from './token-request'
-import { checkString, checkUrl } from './util'
-import type { DPoP } from './dpop'
+import { SessionError } from '../errors.js'
+import type { RefreshFunction } from '../types.js'
+import { tokenRequest, toTokenSet } from './token-request.js'
+import { checkString, checkUrl } from './util.js'
+import type { DPoP } from './dpop.js'
 
 /** Options of {@link refreshTokenGrant}. */
 export interface RefreshTokenGrantOptions {

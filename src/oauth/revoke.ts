@@ -1,7 +1,7 @@
-import { SessionError } from '../errors'
-import type { TokenSet } from '../types'
-import { readObject, responseError, send } from './token-request'
-import { checkString, checkUrl } from './util'
+import { SessionError } from '../errors.js'
+import type { TokenSet } from '../types.js'
+import { readObject, responseError, send } from './token-request.js'
+import { checkString, checkUrl } from './util.js'
 
 /** Options of {@link revokeTokens}. */
 export interface RevokeTokensOptions {

@@ -1,11 +1,11 @@
 // Authorization-code sign-in with PKCE (RFC 6749 §4.1, RFC 7636 S256), OpenID Connect nonce and ID-token
 // claim checks, RFC 9207 `iss` checks (RF-13). Never the implicit grant.
-import { SessionError } from '../errors'
-import { systemClock } from '../clock'
-import type { TokenSet } from '../types'
-import { readObject, responseError, send, tokenRequest, toTokenSet } from './token-request'
-import { checkString, checkUrl, own, parseObject, random, sha256 } from './util'
-import type { DPoP } from './dpop'
+import { SessionError } from '../errors.js'
+import { systemClock } from '../clock.js'
+import type { TokenSet } from '../types.js'
+import { readObject, responseError, send, tokenRequest, toTokenSet } from './token-request.js'
+import { checkString, checkUrl, own, parseObject, random, sha256 } from './util.js'
+import type { DPoP } from './dpop.js'
 
 /** The subset of `Storage` the sign-in transaction needs. */
 export type TransactionStorage = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>

@@ -1,10 +1,10 @@
 // The token endpoint round trip shared by the refresh grant and the authorization-code exchange:
 // request (RFC 6749 §4.1.3, §6), response validation (§5.1, RF-11) and error classification (§5.2, RF-7).
-import { SessionError, toSessionError, type SessionErrorCode } from '../errors'
-import { systemClock } from '../clock'
-import type { TokenSet } from '../types'
-import { mentions, own, parseObject } from './util'
-import { nonceUnavailable, tokenNonce, tokenProof, type DPoP } from './dpop'
+import { SessionError, toSessionError, type SessionErrorCode } from '../errors.js'
+import { systemClock } from '../clock.js'
+import type { TokenSet } from '../types.js'
+import { mentions, own, parseObject } from './util.js'
+import { nonceUnavailable, tokenNonce, tokenProof, type DPoP } from './dpop.js'
 
 const MAX_BODY = 65_536
 const MAX_TOKEN = 16_384

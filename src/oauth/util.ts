@@ -1,5 +1,5 @@
 // Small internal helpers of the oauth entry: base64url, randomness, hashing, safe JSON, URL checks.
-import { SessionError } from '../errors'
+import { SessionError } from '../errors.js'
 
 /** base64url without padding (RFC 7515 §2). */
 export function b64u(input: ArrayBuffer | Uint8Array | string): string {
