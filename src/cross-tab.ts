@@ -19,7 +19,8 @@ export function createBroadcastSync(name: string): SyncChannel {
   let closed = false
   let send: (message: SyncMessage) => void
   let shut: () => void
-  if (typeof BroadcastChannel === 'function') {
+  const inMemory = typeof BroadcastChannel === 'function'
+  if (inMemory) {
     const native = new BroadcastChannel(id)
     native.onmessage = (event) => deliver(event.data)
     send = (message) => native.postMessage(message)
@@ -40,6 +41,7 @@ export function createBroadcastSync(name: string): SyncChannel {
     )
   }
   return {
+    inMemory,
     post: (message) => void (closed || send(message)),
     listen(listener) {
       listeners.add(listener)
@@ -60,11 +62,11 @@ export function createBroadcastSync(name: string): SyncChannel {
 export function parseMessage(data: unknown): SyncMessage | null {
   if (typeof data !== 'object' || data === null) return null
   const m = data as Record<string, unknown>
-  const { type, from, epoch, at, reason } = m
+  const { type, from, epoch, at, reason, record } = m
   if (m.v !== 1 || !TYPES.includes(type as SyncMessageType) || !isId(from) || !(epoch === null || isId(epoch))) return null
   if (at !== undefined && !(typeof at === 'number' && Number.isFinite(at))) return null
   if (reason !== undefined && !REASONS.includes(reason as LogoutReason)) return null
-  return { v: 1, type: type as SyncMessageType, from: from as string, epoch: epoch as string | null, ...(at === undefined ? {} : { at: at as number }), ...(reason === undefined ? {} : { reason: reason as LogoutReason }) }
+  return { v: 1, type: type as SyncMessageType, from: from as string, epoch: epoch as string | null, ...(at === undefined ? {} : { at: at as number }), ...(reason === undefined ? {} : { reason: reason as LogoutReason }), ...(record === undefined ? {} : { record }) }
 }
 
 function isId(value: unknown): value is string {

@@ -11,18 +11,18 @@ export type LockRunner = <T>(task: () => Promise<T>) => Promise<T>
  *   dead tab never wedges the others.
  * - Otherwise, with shared storage: a lease record written with add-if-absent in one IndexedDB
  *   transaction; a lease older than `leaseMs` (a crashed holder) is taken over.
- * - Otherwise (memory storage is per tab): the in-tab single-flight is all that is needed.
+ * - Otherwise (no shared storage either): the in-tab single-flight is all there is.
  *
  * Waiting is bounded by `waitMs`, then `lock_timeout` (transient). Callers abort their work before
  * `leaseMs` runs out, so a lease never expires under a live holder.
  */
-export function createLock(name: string, storage: () => TokenStorage, clock: Clock, waitMs: number, leaseMs: number): LockRunner {
+export function createLock(name: string, storage: () => TokenStorage, shared: () => boolean, clock: Clock, waitMs: number, leaseMs: number): LockRunner {
   const locks = typeof navigator === 'object' ? navigator.locks : undefined
   const timeout = () => new SessionError('lock_timeout', 'lock wait timed out')
   if (locks?.request) {
     return (task) => {
-      // Memory storage is per tab: nothing to coordinate with other tabs.
-      if (storage().kind === 'memory') return task()
+      // A tab that shares nothing with other tabs has nothing to coordinate.
+      if (!shared()) return task()
       const controller = new AbortController()
       const cancel = clock.setTimeout(() => controller.abort(), waitMs)
       return (
@@ -40,7 +40,7 @@ export function createLock(name: string, storage: () => TokenStorage, clock: Clo
   const id = Math.random().toString(36).slice(2)
   return async (task) => {
     const store = storage()
-    if (store.kind === 'memory' || !store.add) return task()
+    if (!shared() || store.kind === 'memory' || !store.add) return task()
     const deadline = clock.now() + waitMs
     for (let attempt = 0; ; attempt++) {
       if (clock.now() > deadline || attempt > 200) throw timeout()

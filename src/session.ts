@@ -35,6 +35,8 @@ interface Persisted {
   authAt: number
   /** When these tokens were received: the lead time is clamped to half of `expiresAt - at`. */
   at: number
+  /** Refresh generation within this sign-in: orders token sets without trusting clocks. */
+  gen: number
   tokens: TokenSet
 }
 
@@ -116,12 +118,20 @@ export function createSession(options: SessionOptions = {}): Session {
     }
     return storage
   }
+  /**
+   * Signals other tabs. A tab whose session lives only in memory (by choice, or because storage failed)
+   * also sends its record, so siblings never fall back to a refresh token it has already rotated
+   * (requirement stance §0.3: tokens only over a channel that never writes to disk).
+   */
   const post = (type: SyncMessage['type'], extra?: Partial<SyncMessage>) => {
     if (o.sync === false || destroyed || !starts) return
     channel ??= o.sync ?? createBroadcastSync(name)
-    channel.post({ v: 1, type, from: tabId, epoch: current?.epoch ?? null, ...extra })
+    const share = channel.inMemory && current && (type === 'login' || type === 'refresh') && getStorage().kind === 'memory'
+    channel.post({ v: 1, type, from: tabId, epoch: current?.epoch ?? null, ...extra, ...(share ? { record: current } : {}) })
   }
-  const withLock = createLock(`sessionkeeper:${name}:refresh`, getStorage, clock, timeoutMs + 5_000, timeoutMs + 10_000)
+  // Tabs share a refresh token through storage, or through messages when storage is per tab.
+  const shared = () => o.sync !== false || getStorage().kind !== 'memory'
+  const withLock = createLock(`sessionkeeper:${name}:refresh`, getStorage, shared, clock, timeoutMs + 5_000, timeoutMs + 10_000)
 
   // --- snapshot --------------------------------------------------------------------------------------------
   let reason: LogoutReason | null = null
@@ -170,6 +180,15 @@ export function createSession(options: SessionOptions = {}): Session {
     }
     endedReason = (raw as { ended?: LogoutReason } | null)?.ended
     if (raw == null || endedReason) return null
+    const v = (raw as { v?: unknown }).v
+    if (typeof v === 'number' && v > 1) {
+      // Written by a newer sessionkeeper: never overwrite it; this tab keeps its session in memory (DB-2).
+      storage?.close()
+      storage = createMemoryStorage()
+      if (current) await storage.set('session', current)
+      events.emit('storage-degraded', { error: new SessionError('storage_version_newer', 'using memory') })
+      return current
+    }
     const record = readRecord(raw)
     if (!record) events.emit('warning', { error: new SessionError('storage_corrupt', 'invalid stored session discarded') })
     return record
@@ -241,7 +260,7 @@ export function createSession(options: SessionOptions = {}): Session {
             syncAgain = true
           } else if (record) {
             // Newer sign-in (by sign-in time) or newer tokens of this sign-in win; older ones are stale.
-            if (!current || (record.epoch !== current.epoch ? record.authAt >= current.authAt : record.at > current.at)) adopt(record, true)
+            if (!current || (newer(record, current))) adopt(record, true)
           } else if (current && (getStorage().kind !== 'memory' || hint?.type === 'logout')) {
             await end(endedReason ?? hint?.reason ?? 'user', true)
           }
@@ -263,8 +282,19 @@ export function createSession(options: SessionOptions = {}): Session {
       if (m.type === 'extend' || warningAt === null || idle?.activityEndsWarning) noteActivity(at, m.type === 'extend')
       return
     }
-    if (m.type === 'warning' || m.type === 'hello') return evaluate()
+    if (m.type === 'hello') {
+      if (current && getStorage().kind === 'memory') post('login', { epoch: current.epoch })
+      return
+    }
+    if (m.type === 'warning') return evaluate()
     if (m.type === 'refreshing') return
+    const record = m.record !== undefined && channel?.inMemory ? readRecord(m.record) : null
+    if (record && (!current || (newer(record, current)))) {
+      // A newer record from a tab whose storage cannot hold it: take it, and try to persist it here.
+      adopt(record, true)
+      void save(record)
+      return
+    }
     void sync(m)
   }
 
@@ -450,11 +480,11 @@ export function createSession(options: SessionOptions = {}): Session {
           loopWarned = true
           events.emit('warning', { error: new SessionError('refresh_loop_detected', 'tokens expire too fast') })
         }
-        const record: Persisted = { v: 1, epoch: startEpoch, authAt: r.authAt, at: clock.now(), tokens }
+        const record: Persisted = { v: 1, epoch: startEpoch, authAt: r.authAt, at: clock.now(), gen: r.gen + 1, tokens }
         // Commit before the lock is released, so the next holder reads the rotated refresh token (RF-4).
         await save(record)
-        post('refresh')
         adopt(record, false)
+        post('refresh')
         return tokens
       })
     } catch (error) {
@@ -510,7 +540,10 @@ export function createSession(options: SessionOptions = {}): Session {
         for (const type of idle.events ?? DEFAULT_ACTIVITY_EVENTS) add(type === 'visibilitychange' ? document : window, type, onDomActivity, { passive: true, capture: true })
       }
     }
-    void hydrate().then(evaluate, report)
+    void hydrate().then(() => {
+      if (!current && getStorage().kind === 'memory') post('hello')
+      evaluate()
+    }, report)
   }
 
   const stop = () => {
@@ -554,7 +587,7 @@ export function createSession(options: SessionOptions = {}): Session {
       const now = clock.now()
       const valid = checkTokens(tokens, now, 'invalid_argument')
       if (valid.expiresAt <= now) throw new SessionError('invalid_argument', 'expired')
-      const record: Persisted = { v: 1, epoch: randomId(), authAt: now, at: now, tokens: valid }
+      const record: Persisted = { v: 1, epoch: randomId(), authAt: now, at: now, gen: 0, tokens: valid }
       abortRefresh?.abort(ended())
       await save(record)
       lastActivity = now
@@ -690,10 +723,15 @@ function readRecord(raw: unknown): Persisted | null {
   const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v)
   if (r.v !== 1 || typeof r.epoch !== 'string' || r.epoch.length > 64 || !num(r.authAt) || !num(r.at)) return null
   try {
-    return { v: 1, epoch: r.epoch, authAt: r.authAt as number, at: r.at as number, tokens: checkTokens(r.tokens, r.at as number, 'invalid_token_response') }
+    return { v: 1, epoch: r.epoch, authAt: r.authAt as number, at: r.at as number, gen: num(r.gen) ? (r.gen as number) : 0, tokens: checkTokens(r.tokens, r.at as number, 'invalid_token_response') }
   } catch {
     return null
   }
+}
+
+/** Whether `a` supersedes `b`: a later sign-in, or a later refresh of the same sign-in. */
+function newer(a: Persisted, b: Persisted): boolean {
+  return a.epoch !== b.epoch ? a.authAt >= b.authAt : a.gen > b.gen
 }
 
 function randomId(): string {

@@ -128,12 +128,17 @@ export interface SyncMessage {
   readonly epoch: string | null
   readonly at?: number
   readonly reason?: LogoutReason
-  /** Only in `persist: 'memory'` mode and only over the native in-memory BroadcastChannel. */
-  readonly tokens?: TokenSet
+  /**
+   * The sender's whole session record. Only sent when the sender keeps the session in memory (chosen or
+   * degraded) and only over a channel that never writes messages to disk (`SyncChannel.inMemory`).
+   */
+  readonly record?: unknown
 }
 
 /** The cross-tab port. */
 export interface SyncChannel {
+  /** True if messages never touch disk (native BroadcastChannel): only then may they carry tokens. */
+  readonly inMemory?: boolean
   post(message: SyncMessage): void
   /** Subscribes to messages from other tabs; returns an unsubscribe function. */
   listen(listener: (message: unknown) => void): () => void

@@ -52,7 +52,7 @@ function run(cmd, args, env) {
 
 function parseCounts(kind, out) {
   // eslint-disable-next-line no-control-regex
-  const text = out.replace(/\x1b\[[0-9;]*m/g, '');
+  const text = out.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
   if (kind === 'node') {
     const p = /^ℹ pass (\d+)/m.exec(text);
     const f = /^ℹ fail (\d+)/m.exec(text);
