@@ -232,6 +232,7 @@ export function createSession(options: SessionOptions = {}): Session {
     publish()
     schedule()
     if (had) {
+      o.fetch?.authorizer?.clear?.()
       events.emit('logout', { reason: why, remote })
       // Best effort, after the local sign-out; a rejected refresh token needs no revocation.
       if (!remote && o.revoke && why !== 'reauth-required' && why !== 'storage-cleared') {

@@ -187,6 +187,8 @@ export interface RequestAuthorizer {
   authorize(request: Request, tokens: TokenSet): Promise<Request>
   /** Sees every response; resolving `true` makes `fetch` authorize and send the request once more. */
   retry?(response: Response, request: Request): boolean | Promise<boolean>
+  /** Called when the session ends in this tab (any reason): drop per-session state such as DPoP keys and nonces. */
+  clear?(): void
 }
 
 /** Options of {@link Session.fetch}. */

@@ -2,6 +2,7 @@
 // and server nonces remembered per origin.
 import { SessionError } from '../errors.js'
 import { systemClock } from '../clock.js'
+import { createIndexedDBStorage } from '../token-storage.js'
 import type { RequestAuthorizer, TokenSet } from '../types.js'
 import { b64u, random, sha256 } from './util.js'
 
@@ -17,8 +18,32 @@ export interface DPoPKeyStorage {
 
 /** Options of {@link createDPoP}. */
 export interface DPoPOptions {
-  /** Persistence of the key pair. @default in memory (this tab, until `clear()`) */
+  /**
+   * Keeps the key pair in the SDK's database of the session with this `name` (as a structured clone: the
+   * private key never leaves WebCrypto). Every tab then signs with the same key, and the session's
+   * sign-out deletes it with everything else (RFC 9449 §5: the refresh token is bound to this key).
+   */
+  readonly name?: string
+  /** Custom persistence of the key pair (instead of `name`). @default in memory (this tab, until `clear()`) */
   readonly storage?: DPoPKeyStorage
+}
+
+/** The key pair in `sessionkeeper:<name>`, read through a short-lived connection and cached until `clear()`. */
+function databaseKeys(name: string): DPoPKeyStorage & { forget(): void } {
+  let cached: CryptoKeyPair | undefined
+  const use = async <T>(op: (s: ReturnType<typeof createIndexedDBStorage>) => Promise<T>): Promise<T> => {
+    const s = createIndexedDBStorage(name, systemClock)
+    try {
+      return await op(s)
+    } finally {
+      s.close()
+    }
+  }
+  return {
+    load: async () => (cached ??= (await use((s) => s.get('dpop'))) as CryptoKeyPair | undefined),
+    save: async (pair) => (cached = (await use((s) => s.add!('dpop', pair))) as CryptoKeyPair),
+    forget: () => void (cached = undefined),
+  }
 }
 
 /** What a proof is for. */
@@ -81,7 +106,8 @@ const isPair = (value: unknown): value is CryptoKeyPair =>
  */
 export function createDPoP(options: DPoPOptions = {}): DPoP {
   let memory: CryptoKeyPair | undefined
-  const storage = options.storage ?? { load: async () => memory, save: async (pair: CryptoKeyPair) => (memory ??= pair) }
+  const db = options.name === undefined ? undefined : databaseKeys(options.name)
+  const storage = options.storage ?? db ?? { load: async () => memory, save: async (pair: CryptoKeyPair) => (memory ??= pair) }
   const nonces = new Map<string, string>()
   let creating: Promise<CryptoKeyPair> | undefined
   const key = async (create: boolean): Promise<CryptoKeyPair | undefined> => {
@@ -127,6 +153,7 @@ export function createDPoP(options: DPoPOptions = {}): DPoP {
     clear() {
       nonces.clear()
       memory = undefined
+      db?.forget()
     },
   }
   internals.set(dpop, { key, nonces })
