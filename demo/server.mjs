@@ -55,6 +55,9 @@ const TYPES = {
  * @param {number} [options.warningMs] default idle warning (`?warningMs=` overrides)
  * @param {number} [options.maxSessionMs] default absolute lifetime (`?maxSessionMs=` overrides)
  * @param {string} [options.name] the session name (IndexedDB, channel and lock namespace)
+ * @param {Record<string, Record<string, string>>} [options.extraPages] more pages, `{ dir: { file: text } }`,
+ *   served at `/<dir>/<file>` (`index.html` at `/<dir>/`), each registered as redirect URI `<origin>/<dir>/`
+ *   (the tests serve the README's quick starts this way)
  * @returns {Promise<{ origin: string, issuer: string, urls: Record<string, string>, provider: Awaited<ReturnType<typeof startProvider>>, requests: string[], close(): Promise<void> }>}
  */
 export async function startDemo({
@@ -66,6 +69,7 @@ export async function startDemo({
   warningMs = 30_000,
   maxSessionMs = 30 * 60_000,
   name = 'demo',
+  extraPages = {},
 } = {}) {
   const closers = [];
   const close = async () => {
@@ -82,18 +86,17 @@ export async function startDemo({
     closers.push(web.close);
     const origin = `http://${host}:${web.port}`;
 
-    const [provider, bundles, importMapHash] = await Promise.all([
+    const [provider, bundles] = await Promise.all([
       startProvider({
         host,
         port: providerPort,
         appOrigins: [origin],
-        redirectUris: PAGES.map((page) => `${origin}/${page}/`),
+        redirectUris: [...PAGES, ...Object.keys(extraPages)].map((page) => `${origin}/${page}/`),
         accessTokenTtl,
         rotateRefreshToken: true,
         revocation: true,
       }),
       bundle(),
-      inlineScriptHash(join(publicDir, 'esm', 'index.html')),
     ]);
     closers.push(() => provider.close());
     const { issuer } = provider;
@@ -110,10 +113,11 @@ export async function startDemo({
       warningMs,
       maxSessionMs,
     };
-    const csp = (extraScript = '') =>
+    // Strict for every page: scripts from this origin only, plus the hash of an inline import map.
+    const csp = (hash) =>
       [
         "default-src 'self'",
-        `script-src 'self'${extraScript}`,
+        `script-src 'self'${hash ? ` '${hash}'` : ''}`,
         `connect-src 'self' ${issuer}`,
         "style-src 'self'",
         "img-src 'self' data:",
@@ -124,7 +128,7 @@ export async function startDemo({
       ].join('; ');
     const requests = [];
     handle = (req, res) =>
-      serve(req, res, { config, bundles, requests, csp: { page: csp(), esm: csp(` '${importMapHash}'`) } }).catch((error) => {
+      serve(req, res, { config, bundles, requests, csp, extraPages }).catch((error) => {
         res.statusCode = 500;
         res.end(String(error?.message ?? error));
       });
@@ -137,7 +141,7 @@ export async function startDemo({
   }
 }
 
-async function serve(req, res, { config, bundles, requests, csp }) {
+async function serve(req, res, { config, bundles, requests, csp, extraPages }) {
   const url = new URL(req.url ?? '/', 'http://demo');
   const path = url.pathname;
   requests.push(path);
@@ -154,9 +158,19 @@ async function serve(req, res, { config, bundles, requests, csp }) {
     return file ? send(res, 200, file, TYPES[extname(path)]) : send(res, 404);
   }
   // /plain -> /plain/ (the page is its own redirect URI, with the slash)
-  if (PAGES.includes(path.slice(1))) {
+  if (PAGES.includes(path.slice(1)) || Object.hasOwn(extraPages, path.slice(1))) {
     res.setHeader('location', `${path}/${url.search}`);
     return send(res, 308);
+  }
+
+  const [, dir, rest] = /^\/([^/]+)\/(.*)$/.exec(path) ?? [];
+  if (dir && Object.hasOwn(extraPages, dir)) {
+    const name = rest || 'index.html';
+    const body = Object.hasOwn(extraPages[dir], name) ? extraPages[dir][name] : undefined;
+    if (body === undefined) return send(res, 404);
+    const type = TYPES[extname(name)] ?? 'application/octet-stream';
+    if (type.startsWith('text/html')) res.setHeader('content-security-policy', csp(importMapHash(body)));
+    return send(res, 200, body, type);
   }
 
   let file;
@@ -175,7 +189,7 @@ async function serve(req, res, { config, bundles, requests, csp }) {
     return send(res, 404);
   }
   const type = TYPES[extname(file)] ?? 'application/octet-stream';
-  if (type.startsWith('text/html')) res.setHeader('content-security-policy', path.startsWith('/esm/') ? csp.esm : csp.page);
+  if (type.startsWith('text/html')) res.setHeader('content-security-policy', csp(importMapHash(body.toString('utf8'))));
   return send(res, 200, req.method === 'HEAD' ? undefined : body, type);
 }
 
@@ -198,12 +212,10 @@ function inside(dir, rel) {
   return file.startsWith(dir.endsWith(sep) ? dir : dir + sep) ? file : undefined;
 }
 
-/** The CSP hash of the page's inline import map (the only inline script of the demo). */
-async function inlineScriptHash(htmlFile) {
-  const html = await readFile(htmlFile, 'utf8');
+/** The CSP hash of a page's inline import map (the only inline script the demo allows), or undefined. */
+function importMapHash(html) {
   const m = /<script type="importmap">([\s\S]*?)<\/script>/.exec(html);
-  if (!m) throw new Error(`no import map in ${htmlFile}`);
-  return `sha256-${createHash('sha256').update(m[1]).digest('base64')}`;
+  return m ? `sha256-${createHash('sha256').update(m[1]).digest('base64')}` : undefined;
 }
 
 /**

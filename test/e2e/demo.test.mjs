@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startDemo, PAGES } from '../../demo/server.mjs';
 import { launchChromium, waitFor, safeJson } from './support/browser.mjs';
@@ -98,4 +98,82 @@ test('demo: sign in, second tab, refresh, idle warning, stay signed in, log out 
   assert.deepEqual(problems, [], 'page errors or console errors');
   const { findings } = await leakCheck({ pages: Object.values(pages), context, sink, tokens: events.issued });
   assert.deepEqual(findings, [], 'LEAK-CHECK');
+});
+
+// The README's "Vanilla (ES modules)" and "Plain page" quick starts, run as written: only the
+// placeholders change (issuer, API and CDN URLs become the local ones; the SRI hash is the build's).
+test('README quick starts (vanilla ESM, plain page) sign in and out as written', { skip: bundleMissing(), timeout: 40_000 }, async (t) => {
+  const readme = await readFile(join(repoRoot, 'README.md'), 'utf8');
+  const section = (heading) => {
+    const start = readme.indexOf(`\n### ${heading}`);
+    assert.ok(start >= 0, `README section ${heading}`);
+    const end = readme.indexOf('\n#', start + 5);
+    return readme.slice(start, end < 0 ? undefined : end);
+  };
+  const blocks = (text, lang) => [...text.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]);
+  const sri = (await readFile(join(repoRoot, 'dist', 'sessionkeeper.iife.min.js.sri'), 'utf8')).trim();
+
+  // Placeholders only; the issuer is known once the demo runs, so pages are filled in lazily below.
+  const pagesFor = (issuer, resource) => {
+    const local = (code) =>
+      code
+        .replaceAll('https://api.example.com/me', resource)
+        .replaceAll('https://api.example.com', new URL(resource).origin)
+        .replaceAll('https://id.example.com', issuer)
+        .replaceAll('https://cdn.jsdelivr.net/npm/sessionkeeper@0.1.0/dist/', '/dist/')
+        .replaceAll('integrity="sha384-…"', `integrity="${sri}"`);
+    const plain = section('Plain page');
+    const [html] = blocks(plain, 'html');
+    const [appJs] = blocks(plain, 'js');
+    const [vanilla] = blocks(section('Vanilla (ES modules)'), 'js');
+    assert.ok(html && appJs && vanilla, 'the README has the quick-start code blocks');
+    return {
+      'readme-plain': { 'index.html': `<!doctype html><meta charset="utf-8"><title>README plain page</title>\n${local(html)}`, 'app.js': local(appJs) },
+      'readme-esm': {
+        'index.html': `<!doctype html><meta charset="utf-8"><title>README vanilla ESM</title>
+<script type="importmap">{ "imports": { "sessionkeeper": "/dist/index.js", "sessionkeeper/oauth": "/dist/oauth.js", "idb": "/node_modules/idb/build/index.js", "broadcast-channel": "/node_modules/broadcast-channel/dist/esbrowser/index.js", "oblivious-set": "/node_modules/oblivious-set/dist/esm/src/index.js", "unload": "/node_modules/unload/dist/es/index.js" } }</script>
+<script type="module" src="app.js"></script>
+<p id="status">loading</p>
+<button id="sign-in">Sign in</button> <button id="sign-out">Log out</button>
+<div id="idle-dialog" hidden><button id="stay">Stay signed in</button></div>`,
+        'app.js': local(vanilla),
+      },
+    };
+  };
+  // The directories are registered (redirect URIs) at start; their texts need the issuer, known only then.
+  const extraPages = { 'readme-plain': {}, 'readme-esm': {} };
+  const demo = await startDemo({ port: 0, providerPort: 0, extraPages });
+  t.after(() => demo.close());
+  Object.assign(extraPages, pagesFor(demo.issuer, demo.provider.resourceUrl));
+  const browser = await launchChromium();
+  t.after(() => browser.close());
+
+  for (const dir of ['readme-plain', 'readme-esm']) {
+    // A fresh context per page: no provider session or stored tokens carried over.
+    const context = await browser.newContext();
+    await context.route(/^https?:\/\/(?!127\.0\.0\.1[:/])/, (route) => route.abort());
+    const sink = [];
+    const page = await context.newPage();
+    recordPage(page, sink);
+    const url = `${demo.origin}/${dir}/`;
+    const statusText = () => page.locator('#status').textContent();
+    await page.goto(url);
+    await waitFor(async () => (await statusText()) === 'anonymous', { message: `${dir}: signed out at first (${safeJson(sink)})` });
+    await Promise.all([page.waitForURL((u) => u.href.startsWith(demo.issuer), { timeout: 10_000 }), page.locator('#sign-in').click()]);
+    await page.locator('input[name="login"]').fill('dora', { timeout: 10_000 });
+    await page.locator('input[name="password"]').fill('any password');
+    await Promise.all([page.waitForURL(/\/interaction\//, { timeout: 10_000 }), page.locator('button[type="submit"]').click()]);
+    await Promise.all([page.waitForURL((u) => u.href.startsWith(url), { timeout: 10_000 }), page.locator('button[type="submit"]').click()]);
+    await waitFor(async () => (await statusText()) === 'authenticated', { timeout: 10_000, message: `${dir}: signed in (${safeJson(sink)})` });
+    if (dir === 'readme-esm') {
+      // The snippet's session.fetch() to the API ran with the fresh token after the callback.
+      await waitFor(() => sink.some((e) => e.text === 'signed in as dora'), { message: `${dir}: /me answered (${safeJson(sink)})` });
+    }
+    await page.locator('#sign-out').click();
+    await waitFor(async () => (await statusText()) === 'anonymous', { message: `${dir}: signed out` });
+    // (The provider's pages log their blocked web font; only the demo's origin counts.)
+    const problems = sink.filter((e) => (e.where.startsWith('pageerror') || e.where.startsWith('console.error')) && e.where.includes(demo.origin));
+    assert.deepEqual(problems, [], `${dir}: page errors or console errors`);
+    await context.close();
+  }
 });
