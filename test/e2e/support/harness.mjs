@@ -13,9 +13,13 @@ export { waitFor, delay, safeJson } from './browser.mjs';
 
 export const BUNDLE = join(process.env.E2E_DIST || join(repoRoot, 'dist'), 'sessionkeeper.iife.min.js');
 
-/** Skip reason when the CDN bundle has not been built (`npx rollup -c`). */
+/**
+ * Guard for tests that need the CDN bundle. A missing bundle fails the run loudly (never a silent skip):
+ * `npm test` builds before this stage; by hand, run `npx rollup -c` first.
+ */
 export function bundleMissing() {
-  return existsSync(BUNDLE) ? false : 'dist/sessionkeeper.iife.min.js is missing: run `npx rollup -c` first';
+  if (!existsSync(BUNDLE)) throw new Error('dist/sessionkeeper.iife.min.js is missing: run `npx rollup -c` first');
+  return false;
 }
 
 /**
@@ -23,11 +27,12 @@ export function bundleMissing() {
  * @param {object} [options]
  * @param {object} [options.provider]   startProvider() options (appOrigins is filled in)
  * @param {Record<string, string|number>} [options.app] default query parameters of the fixture page
+ * @param {Record<string, string>} [options.aliases] static-server path aliases (e.g. `{ '/cb': '/signin.html' }`)
  * @param {boolean} [options.throttling] launch Chromium with real background throttling
  * @param {import('playwright-core').Browser} [options.browser] reuse a browser (not closed by the harness)
  * @param {import('playwright-core').BrowserContext} [options.context] use this context (not closed; its pages are)
  */
-export async function createHarness(t, { provider: providerOptions = {}, app = {}, throttling = false, browser: sharedBrowser, context: sharedContext } = {}) {
+export async function createHarness(t, { provider: providerOptions = {}, app = {}, aliases = {}, throttling = false, browser: sharedBrowser, context: sharedContext } = {}) {
   const closers = [];
   const h = {
     /** console output and page errors of every tab, for the leak check and for debugging */
@@ -49,7 +54,7 @@ export async function createHarness(t, { provider: providerOptions = {}, app = {
   if (t) t.after(() => h.close());
 
   try {
-    h.app = await startStaticServer();
+    h.app = await startStaticServer({ aliases });
     closers.push(() => h.app.close());
     h.as = await startProvider({ appOrigins: [h.app.origin], ...providerOptions });
     closers.push(() => h.as.close());
