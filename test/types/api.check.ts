@@ -1,0 +1,72 @@
+// Type tests: compiled by `tsc -p test/tsconfig.json` (the "typecheck tests" stage), never run. Each
+// @ts-expect-error line must be a type error: if the public types ever accept that misuse, the stage fails.
+import { createSession, isSessionError, SessionError } from '../../src/index'
+import type { LogoutReason, Session, SessionSnapshot, TokenSet } from '../../src/index'
+import { createDPoP, refreshTokenGrant } from '../../src/oauth/index'
+
+const session: Session = createSession({ name: 'types', refresh: refreshTokenGrant({ tokenEndpoint: 'https://as.example/token', clientId: 'spa' }) })
+
+// Events are typed by name; payloads are typed per event.
+session.on('logout', (e) => {
+  const reason: LogoutReason = e.reason
+  const remote: boolean = e.remote
+  void reason, remote
+})
+session.on('refresh-error', ({ error, retryAt }) => {
+  const code: string = error.code
+  const when: number | null = retryAt
+  void code, when
+})
+// @ts-expect-error unknown event name
+session.on('logged-out', () => {})
+// @ts-expect-error wrong payload shape for this event
+session.on('idle-warning', (e: { reason: LogoutReason }) => void e)
+
+// The snapshot is a discriminated union: tokens exist only when authenticated.
+const snap: SessionSnapshot = session.getSnapshot()
+// @ts-expect-error tokens are not on every snapshot
+void snap.tokens
+if (snap.status === 'authenticated') {
+  const at: string = snap.tokens.accessToken
+  const phase: 'active' | 'warning' = snap.idle.phase
+  void at, phase
+}
+
+// Options are checked.
+// @ts-expect-error persist has two values
+createSession({ persist: 'localStorage' })
+// @ts-expect-error durations are numbers
+createSession({ refreshLeadMs: '60s' })
+// @ts-expect-error idle needs timeoutMs
+createSession({ idle: { warningMs: 1000 } })
+// @ts-expect-error refresh must return tokens
+createSession({ refresh: async () => 'token' })
+
+// Token sets need an access token and an expiry.
+// @ts-expect-error missing accessToken
+void session.login({ expiresAt: 1 })
+// @ts-expect-error expiresAt is epoch ms, not a string
+void session.login({ accessToken: 'x', expiresAt: '2026-01-01' })
+const tokens: TokenSet = { accessToken: 'x', expiresAt: 1 }
+void session.login(tokens)
+// @ts-expect-error tokens are read-only
+tokens.accessToken = 'y'
+
+// Logout reasons are a closed set.
+void session.logout({ reason: 'idle' })
+// @ts-expect-error unknown reason
+void session.logout({ reason: 'bored' })
+
+// Errors narrow by code.
+const e: unknown = new SessionError('network', 'offline')
+if (isSessionError(e, 'network')) {
+  const retry: boolean = e.retryable
+  void retry
+}
+// @ts-expect-error unknown error code
+void new SessionError('oops', 'x')
+
+// The DPoP handle is a request authorizer for session.fetch.
+createSession({ fetch: { authorizer: createDPoP({ name: 'types' }) } })
+// @ts-expect-error the authorizer must be able to authorize
+createSession({ fetch: { authorizer: {} } })
