@@ -1,5 +1,5 @@
-// Type tests: compiled by `tsc -p test/tsconfig.json` (the "typecheck tests" stage), never run. Each
-// @ts-expect-error line must be a type error: if the public types ever accept that misuse, the stage fails.
+// Type tests: compiled by `tsc -p test/tsconfig.json` (the "typecheck tests" stage), never run.
+// Each expect-error directive below must hit a type error: if the public types ever accept that misuse, the stage fails.
 import { createSession, isSessionError, SessionError } from '../../src/index'
 import type { LogoutReason, Session, SessionSnapshot, TokenSet } from '../../src/index'
 import { createDPoP, refreshTokenGrant } from '../../src/oauth/index'
