@@ -5,7 +5,7 @@
 // (an empty database that exists, and a first visit where start() creates the database).
 // Times are taken in the page with performance.now() around start() and in a subscribe listener.
 //
-// Usage: node test/bench/startup.mjs [--esbuild] [--reloads=N]
+// Usage: node test/bench/startup.mjs [--quick] [--esbuild] [--reloads=N]   (--quick: 10 reloads)
 //   SDK: dist/sessionkeeper.iife.min.js (build it with `npx rollup -c`); --esbuild, or a missing dist,
 //   bundles src/cdn.ts with esbuild instead. The run prints which one it used.
 import { randomBytes } from 'node:crypto';
@@ -13,7 +13,7 @@ import { launchChromium } from '../e2e/support/browser.mjs';
 import { startStaticServer } from '../e2e/support/static-server.mjs';
 import { resolveSdk, summary, fixturesDir, withTimeout } from './fixtures/support.mjs';
 
-const RELOADS = Number(process.argv.find((a) => a.startsWith('--reloads='))?.split('=')[1] ?? 20);
+const RELOADS = Number(process.argv.find((a) => a.startsWith('--reloads='))?.split('=')[1] ?? (process.argv.includes('--quick') ? 10 : 20));
 const GOAL_MS = 20;
 
 const sdk = await resolveSdk();
