@@ -1,6 +1,7 @@
 /**
  * sessionkeeper: a signed-in user's session in the browser, kept in step across tabs.
  * @packageDocumentation
+ * @module sessionkeeper
  */
 export { createSession } from './session.js'
 export { SessionError, isSessionError } from './errors.js'

@@ -244,7 +244,13 @@ export function createSession(options: SessionOptions = {}): Session {
   }
 
   /** Re-reads storage and reconciles (other tab logged in/out/refreshed). Coalesces bursts of messages. */
+  let deferred = false
   const sync = (hint?: SyncMessage): Promise<void> => {
+    // Before hydration has finished, the first read is still to come: re-read once after it instead.
+    if (store.get().status === 'loading') {
+      deferred = true
+      return Promise.resolve()
+    }
     if (syncing) {
       syncAgain = true
       return syncing
@@ -543,6 +549,10 @@ export function createSession(options: SessionOptions = {}): Session {
     }
     void hydrate().then(() => {
       if (!current && getStorage().kind === 'memory') post('hello')
+      if (deferred) {
+        deferred = false
+        void sync()
+      }
       evaluate()
     }, report)
   }

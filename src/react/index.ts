@@ -110,8 +110,6 @@ function useBound(hook: string): Bound {
  * compared with `isEqual` (default `Object.is`) to the previous one, so this never loops. Pass a
  * shallow-equality function when a selector builds objects, to also skip re-renders for equal results.
  *
- * @param selector picks what the component needs from the snapshot.
- * @param isEqual decides whether a new selection equals the previous one. @default Object.is
  * @throws Error outside a {@link SessionProvider}.
  * @example
  * ```tsx
@@ -126,6 +124,11 @@ function useBound(hook: string): Bound {
  * ```
  */
 export function useSession(): SessionSnapshot
+/**
+ * Selects a slice of the snapshot; the component re-renders only when the selection changes.
+ * @param selector picks what the component needs from the snapshot.
+ * @param isEqual decides whether a new selection equals the previous one. @default Object.is
+ */
 export function useSession<T>(selector: (snapshot: SessionSnapshot) => T, isEqual?: (a: T, b: T) => boolean): T
 export function useSession<T>(
   selector?: (snapshot: SessionSnapshot) => T,

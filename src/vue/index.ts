@@ -116,8 +116,6 @@ function useBound(composable: string): Bound {
  * With a selector, the ref only changes when the selection changes by `isEqual` (default `Object.is`),
  * so return primitives, or pass a shallow-equality function when the selector builds objects.
  *
- * @param selector picks what the component needs from the snapshot.
- * @param isEqual decides whether a new selection equals the previous one. @default Object.is
  * @throws Error when the plugin is not installed (or when called outside `setup()`).
  * @example
  * ```vue
@@ -134,6 +132,11 @@ function useBound(composable: string): Bound {
  * ```
  */
 export function useSession(): Readonly<ShallowRef<SessionSnapshot>>
+/**
+ * Selects a slice of the snapshot; the component re-renders only when the selection changes.
+ * @param selector picks what the component needs from the snapshot.
+ * @param isEqual decides whether a new selection equals the previous one. @default Object.is
+ */
 export function useSession<T>(
   selector: (snapshot: SessionSnapshot) => T,
   isEqual?: (a: T, b: T) => boolean,
