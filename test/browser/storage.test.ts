@@ -72,6 +72,26 @@ describe('storage: IndexedDB, encrypted at rest', () => {
     expect(await b.getAccessToken()).to.equal(tokens.accessToken)
   })
 
+  it('a lifecycle event during hydration does not turn the restore into a remote login', async () => {
+    const name = uniqueName()
+    const a = make(name)
+    a.start()
+    await a.ready()
+    await a.login(makeTokens(Date.now()))
+    const b = make(name) // a plain page load: pageshow fires while the session is still loading
+    const logins: unknown[] = []
+    b.on('login', (e) => logins.push(e))
+    b.start()
+    window.dispatchEvent(new Event('pageshow'))
+    document.dispatchEvent(new Event('visibilitychange'))
+    await b.ready()
+    await until(async () => {
+      await new Promise((r) => setTimeout(r, 20))
+      return true
+    })
+    expect(logins).to.deep.equal([{ remote: false, restored: true }])
+  })
+
   it("persist: 'memory' writes nothing to IndexedDB", async () => {
     const name = uniqueName()
     const s = make(name, { persist: 'memory' })
