@@ -16,11 +16,10 @@
 //   bundle of src/cdn.ts. react-idle-timer + React 19 (production) are bundled with esbuild at start.
 import { launchChromium, waitFor } from '../e2e/support/browser.mjs';
 import { startStaticServer } from '../e2e/support/static-server.mjs';
-import { resolveSdk, bundleReactIdleTimer, fixturesDir, median, round, summary, withTimeout } from './fixtures/support.mjs';
+import { resolveSdk, bundleReactIdleTimer, fixturesDir, median, round, summary } from './fixtures/support.mjs';
 
 const quick = process.argv.includes('--quick');
 const only = new Set((process.argv.find((a) => a.startsWith('--only='))?.split('=')[1] ?? 'a,b,c').split(','));
-const LIBS = ['none', 'sessionkeeper', 'react-idle-timer'];
 const SYNTH_EVENTS = quick ? 100_000 : 200_000; // per run and event type
 const SYNTH_RUNS = quick ? 3 : 5; // synthetic runs per page and type (after one warm-up run)
 const RUNS = quick ? 3 : 5; // CDP runs per page (after one warm-up run)
@@ -54,7 +53,7 @@ async function openIdlePage(context, lib, params = {}) {
 }
 
 // --- (a) cost per event ------------------------------------------------------------------------------------
-const A_PAGES = ['none', 'noop-pointermove', 'noop-mousemove', 'sessionkeeper', 'react-idle-timer'];
+const A_PAGES = ['none', 'noop-pointermove', 'noop-mousemove', 'clock-pointermove', 'sessionkeeper', 'react-idle-timer'];
 /** The calibration page with an empty listener on the event (and target) the library listens to. */
 const FLOOR = { sessionkeeper: 'noop-pointermove', 'react-idle-timer': 'noop-mousemove' };
 
@@ -91,7 +90,7 @@ async function perEventCost() {
     console.log(`\n(a-i) Synthetic untrusted events: ${SYNTH_EVENTS.toLocaleString('en')} dispatches of one reused event at <body> per run and type;`);
     console.log(`      in-page wall time (performance.now), median of ${SYNTH_RUNS} interleaved runs after a warm-up run. "added" = page - none.`);
     console.log('      sessionkeeper listens to pointermove and drops untrusted events first thing; react-idle-timer listens to mousemove and');
-    console.log('      has no isTrusted check (this is its full, throttled path). noop-*: one empty passive capture listener (calibration).');
+    console.log('      has no isTrusted check (this is its full, throttled path). Calibration pages: noop-* = one empty passive capture listener;\n      clock-pointermove = one listener that only reads Date.now() (both trackers read the clock once per trusted event).');
     console.table(synthRows);
 
     // (ii) trusted input through CDP; renderer main-thread CPU time (threadTicks), so a busy machine matters less.
