@@ -363,10 +363,17 @@ export function createSession(options: SessionOptions = {}): Session {
       }
     })().finally(() => {
       idleCheck = null
+      schedule()
     }))
 
+  // The hot path: runs for every pointer move. One property read and a compare until a second has
+  // passed since the last counted event (event.timeStamp is free; reading a clock is not).
+  let lastStamp = -1e9
   const onDomActivity = (event: Event) => {
-    if (!event.isTrusted || (event.type === 'visibilitychange' && document.visibilityState !== 'visible')) return
+    const stamp = event.timeStamp
+    if (!event.isTrusted || (stamp - lastStamp < 1000 && stamp >= lastStamp)) return
+    if (event.type === 'visibilitychange' && document.visibilityState !== 'visible') return
+    lastStamp = stamp
     localActivity(false)
   }
 
@@ -405,7 +412,8 @@ export function createSession(options: SessionOptions = {}): Session {
     const now = clock.now()
     const at: number[] = []
     if (o.maxSessionMs !== undefined) at.push(r.authAt + o.maxSessionMs)
-    if (idle) at.push(warningAt ?? lastActivity + idle.timeoutMs - warningMs, lastActivity + idle.timeoutMs)
+    // While an idle check reads storage, its own completion re-arms the timer (no 0 ms re-wakes).
+    if (idle && !idleCheck) at.push(warningAt ?? lastActivity + idle.timeoutMs - warningMs, lastActivity + idle.timeoutMs)
     if (retryAt !== null) at.push(retryAt)
     else if (o.refresh && r.tokens.refreshToken && !inflight) {
       // Jitter spreads tabs so the first one usually refreshes before the others even wake up.
