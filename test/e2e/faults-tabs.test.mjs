@@ -47,7 +47,7 @@ async function blackHole() {
   };
 }
 
-describe('multi-tab faults against oidc-provider', { skip: bundleMissing() }, () => {
+describe('multi-tab faults against oidc-provider', { skip: bundleMissing(), timeout: 120_000 }, () => {
   let browser;
   before(async () => { browser = await launchChromium(); });
   after(() => browser?.close());
@@ -210,7 +210,7 @@ describe('multi-tab faults against oidc-provider', { skip: bundleMissing() }, ()
   });
 });
 
-describe('logout revocation (ST-7, ST-8) with a fixture-side RFC 7009 revoke function', { skip: bundleMissing() }, () => {
+describe('logout revocation (ST-7, ST-8) with a fixture-side RFC 7009 revoke function', { skip: bundleMissing(), timeout: 120_000 }, () => {
   let browser;
   before(async () => { browser = await launchChromium(); });
   after(() => browser?.close());

@@ -8,7 +8,7 @@ import { launchChromium } from './support/browser.mjs';
 
 const MIN = 60_000;
 
-describe('time and clock faults F28–F32 against oidc-provider', { skip: bundleMissing() }, () => {
+describe('time and clock faults F28–F32 against oidc-provider', { skip: bundleMissing(), timeout: 120_000 }, () => {
   let browser;
   let h;
   before(async () => {

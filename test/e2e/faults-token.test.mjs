@@ -119,7 +119,7 @@ async function world(browser, { tabs = 1, provider = {}, app = {} } = {}) {
   return { h, pages, page, extraTokens, hits, cors, routeToken, mutate, answer, login, runCase, assertKept, assertAccepted, logSince };
 }
 
-describe('token responses and endpoint errors F1–F18, F23, F24 against oidc-provider', { skip: bundleMissing() }, () => {
+describe('token responses and endpoint errors F1–F18, F23, F24 against oidc-provider', { skip: bundleMissing(), timeout: 120_000 }, () => {
   let browser;
   let w;
   before(async () => {
@@ -345,7 +345,7 @@ describe('token responses and endpoint errors F1–F18, F23, F24 against oidc-pr
   });
 });
 
-describe('multi-tab transport faults F22, F25 against oidc-provider (3 tabs)', { skip: bundleMissing() }, () => {
+describe('multi-tab transport faults F22, F25 against oidc-provider (3 tabs)', { skip: bundleMissing(), timeout: 120_000 }, () => {
   let browser;
   let w;
   before(async () => {
@@ -418,7 +418,7 @@ describe('multi-tab transport faults F22, F25 against oidc-provider (3 tabs)', {
   });
 });
 
-describe('F7/RF-10 against oidc-provider with rotateRefreshToken: false', { skip: bundleMissing() }, () => {
+describe('F7/RF-10 against oidc-provider with rotateRefreshToken: false', { skip: bundleMissing(), timeout: 120_000 }, () => {
   let browser;
   before(async () => { browser = await launchChromium(); });
   after(() => browser?.close());
