@@ -22,6 +22,22 @@ export const entries = {
   vue: 'src/vue/index.ts',
 };
 
+const FALLBACK = 'sessionkeeper.bc-fallback.min.js';
+
+/**
+ * In the IIFE, `import('broadcast-channel')` becomes an import of the fallback file next to the script
+ * (same origin as the script, so a `script-src 'self'` policy allows it).
+ */
+function cdnFallback() {
+  return {
+    name: 'cdn-fallback',
+    resolveDynamicImport: (specifier) => (specifier === 'broadcast-channel' ? false : null),
+    // renderDynamicImport wraps the original argument: a comma expression drops it for the file URL.
+    renderDynamicImport: ({ targetModuleId }) =>
+      targetModuleId === 'broadcast-channel' ? { left: 'import((', right: `, new URL('${FALLBACK}', __skScript || location.href).href))` } : null,
+  };
+}
+
 /** Prints the Subresource-Integrity hash of the CDN bundle so the README/tag can pin it. */
 function sri() {
   return {
@@ -61,12 +77,25 @@ export default [
       format: 'iife',
       name: 'SessionKeeper',
       sourcemap: true,
-      // The broadcast-channel fallback is a lazy chunk in ESM; a single <script> has to carry it inline.
-      inlineDynamicImports: true,
+      // The script's own URL, taken while it runs: the lazy fallback below is loaded from beside it.
+      intro: "var __skScript = typeof document === 'object' && document.currentScript ? document.currentScript.src : '';",
     },
     plugins: [
+      cdnFallback(),
       nodeResolve({ browser: true }),
       typescript({ tsconfig: './tsconfig.json', declaration: false, declarationMap: false, outDir: 'dist', sourceMap: true }),
+      terser({ compress: { passes: 2 }, format: { comments: false } }),
+      sri(),
+    ],
+  },
+  {
+    // broadcast-channel's IndexedDB/localStorage transports for the CDN bundle, as a separate ES module
+    // that only browsers without a native BroadcastChannel (Safari < 15.4) ever download.
+    input: 'virtual:bc-fallback',
+    output: { file: `dist/${FALLBACK}`, format: 'es', sourcemap: true },
+    plugins: [
+      { name: 'bc-fallback-entry', resolveId: (id) => (id === 'virtual:bc-fallback' ? id : null), load: (id) => (id === 'virtual:bc-fallback' ? "export { BroadcastChannel } from 'broadcast-channel'" : null) },
+      nodeResolve({ browser: true }),
       terser({ compress: { passes: 2 }, format: { comments: false } }),
       sri(),
     ],

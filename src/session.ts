@@ -40,7 +40,7 @@ interface Persisted {
   tokens: TokenSet
 }
 
-const ended = () => new SessionError('not_authenticated', 'signed out')
+const signedOut = () => new SessionError('not_authenticated', 'signed out')
 const gone = () => new SessionError('destroyed', 'destroyed')
 
 const LOADING: SessionSnapshot = Object.freeze({ status: 'loading' })
@@ -83,6 +83,14 @@ export function createSession(options: SessionOptions = {}): Session {
   // --- state -------------------------------------------------------------------------------------------
   let current: Persisted | null = null
   let lastActivity = 0
+  // Idle and absolute timeouts count elapsed time as the larger of wall-clock and monotonic elapsed
+  // time (F29/TM-3): setting the clock back extends neither; sleep (where the monotonic clock stops)
+  // still counts. Each instant gets a monotonic twin when this tab learns it.
+  const mono = () => clock.monotonic?.() ?? clock.now()
+  let activityMono = 0
+  let authMono = 0
+  const idleElapsed = () => Math.max(clock.now() - lastActivity, mono() - activityMono)
+  const sessionElapsed = (r: Persisted) => Math.max(clock.now() - r.authAt, mono() - authMono)
   let warningAt: number | null = null // logoutAt while the warning shows
   let refreshError: SessionError | null = null
   let refreshing = false
@@ -93,6 +101,7 @@ export function createSession(options: SessionOptions = {}): Session {
   let recent: number[] = [] // refresh request times, for the per-minute cap
   let loopWarned = false
   let destroyed = false
+  let destroying: Promise<void> | undefined
   let starts = 0
   let hydrated: Promise<void> | null = null
   let storage: TokenStorage | null = null
@@ -107,6 +116,8 @@ export function createSession(options: SessionOptions = {}): Session {
   let syncAgain = false
 
   const getStorage = (): TokenStorage => {
+    // Work still finishing after destroy() (a wipe behind the lock) must not reopen the database.
+    if (destroyed) return createMemoryStorage()
     if (!storage) {
       storage = o.storage ?? (o.persist === 'memory' ? createMemoryStorage() : createIndexedDBStorage(name, clock))
       const unlisten = storage.listen?.((notice) => {
@@ -132,6 +143,20 @@ export function createSession(options: SessionOptions = {}): Session {
   // Tabs share a refresh token through storage, or through messages when storage is per tab.
   const shared = () => o.sync !== false || getStorage().kind !== 'memory'
   const withLock = createLock(`sessionkeeper:${name}:refresh`, getStorage, shared, clock, timeoutMs + 5_000, timeoutMs + 10_000)
+  /**
+   * Sign-in and sign-out writes take the refresh lock too, so a refresh committing in another tab can
+   * never land on top of them (XT-9, ER-3). Bounded: if the lock cannot be had in time, write anyway.
+   */
+  const writes = new Set<Promise<void>>()
+  const exclusive = (write: () => Promise<void>): Promise<void> => {
+    const done = withLock(write).catch(write)
+    writes.add(done)
+    return done.finally(() => writes.delete(done))
+  }
+  /** Bumped by every sign-in and sign-out in this tab: an in-flight refresh that sees it change discards its result. */
+  let version = 0
+  /** Sign-ins (epochs) that ended in this tab. */
+  const ended = new Set<string>()
 
   // --- snapshot --------------------------------------------------------------------------------------------
   let reason: LogoutReason | null = null
@@ -196,6 +221,7 @@ export function createSession(options: SessionOptions = {}): Session {
 
   // --- transitions -------------------------------------------------------------------------------------------
   const adopt = (record: Persisted, remote: boolean, restored = false) => {
+    if (ended.has(record.epoch)) return
     const isNew = current?.epoch !== record.epoch
     const changed = current?.tokens.accessToken !== record.tokens.accessToken
     if (isNew) {
@@ -204,6 +230,8 @@ export function createSession(options: SessionOptions = {}): Session {
       failures = 0
       retryAt = null
       lastActivity = Math.max(lastActivity, record.authAt)
+      activityMono = mono() - (clock.now() - lastActivity)
+      authMono = mono() - (clock.now() - record.authAt)
     }
     current = record
     reason = null
@@ -219,18 +247,22 @@ export function createSession(options: SessionOptions = {}): Session {
   }
 
   /** Signs out in this tab; `broadcast` tells the others, `wipe` clears storage. */
-  const end = async (why: LogoutReason, remote: boolean, wipe = !remote) => {
+  const end = async (why: LogoutReason, remote: boolean, wipe = !remote, locked = false) => {
+    version++
     const had = current
+    // This sign-in is over for good: never adopt it again, even from a read that beats the wipe.
+    if (had) ended.add(had.epoch)
     current = null
     warningAt = null
     refreshError = null
     retryAt = null
-    abortRefresh?.abort(ended())
+    abortRefresh?.abort(signedOut())
     reason = why
-    if (wipe) await save(null, why)
-    if (!remote) post('logout', { reason: why, epoch: null })
+    // This tab is signed out at once (state, event); storage is wiped next, under the refresh lock, and
+    // only then are the other tabs told, so their re-read finds the wipe.
     publish()
     schedule()
+    const wiped = wipe ? (locked ? save(null, why) : exclusive(() => save(null, why))) : undefined
     if (had) {
       o.fetch?.authorizer?.clear?.()
       events.emit('logout', { reason: why, remote })
@@ -241,6 +273,8 @@ export function createSession(options: SessionOptions = {}): Session {
           .catch((cause: unknown) => events.emit('warning', { error: toSessionError(cause, 'revocation_failed', 'revocation failed', [had.tokens.accessToken, had.tokens.refreshToken]) }))
       }
     }
+    await wiped
+    if (!remote) post('logout', { reason: why, epoch: null })
   }
 
   /** Re-reads storage and reconciles (other tab logged in/out/refreshed). Coalesces bursts of messages. */
@@ -308,7 +342,10 @@ export function createSession(options: SessionOptions = {}): Session {
   // --- idle -----------------------------------------------------------------------------------------------
   const noteActivity = (at: number, extend: boolean) => {
     if (at <= lastActivity && !extend) return
-    lastActivity = Math.max(lastActivity, at)
+    if (at > lastActivity) {
+      lastActivity = at
+      activityMono = mono() - (clock.now() - at)
+    } else if (extend) activityMono = Math.max(activityMono, mono() - (clock.now() - at))
     if (warningAt !== null && (extend || idle?.activityEndsWarning)) {
       warningAt = null
       publish()
@@ -346,7 +383,7 @@ export function createSession(options: SessionOptions = {}): Session {
       if (current !== r) return
       if (act?.epoch === r.epoch && typeof act.at === 'number' && act.at > lastActivity) noteActivity(Math.min(act.at, clock.now()), true)
       const now = clock.now()
-      const logoutAt = lastActivity + idle.timeoutMs
+      const logoutAt = now + idle.timeoutMs - idleElapsed()
       if (now >= logoutAt) {
         if (idle.onIdle?.() === false) {
           noteActivity(now, true) // the app took over (a lock screen): a new idle period starts
@@ -385,17 +422,17 @@ export function createSession(options: SessionOptions = {}): Session {
     if (destroyed || !starts || !current) return schedule()
     const now = clock.now()
     const mono = clock.monotonic?.()
-    if (mono !== undefined && lastMono && Math.abs(now - lastWall - (mono - lastMono)) > CLOCK_JUMP) {
-      events.emit('warning', { error: new SessionError('clock_jump', 'wall clock jumped') })
-    }
+    const drift = mono !== undefined && lastMono ? now - lastWall - (mono - lastMono) : 0
     lastWall = now
     lastMono = mono ?? 0
+    if (Math.abs(drift) > CLOCK_JUMP) events.emit('warning', { error: new SessionError('clock_jump', 'wall clock jumped') })
     const r = current
-    if (o.maxSessionMs !== undefined && now >= r.authAt + o.maxSessionMs) {
+    if (o.maxSessionMs !== undefined && sessionElapsed(r) >= o.maxSessionMs) {
       void end('max-session', false)
       return
     }
-    if (idle && (now >= lastActivity + idle.timeoutMs || (warningAt === null && now >= lastActivity + idle.timeoutMs - warningMs))) {
+    const idleFor = idle ? idleElapsed() : 0
+    if (idle && (idleFor >= idle.timeoutMs || (warningAt === null && idleFor >= idle.timeoutMs - warningMs))) {
       void checkIdle()
     }
     if (o.refresh && r.tokens.refreshToken && !inflight && retryAt === null && !hidden() && now >= r.tokens.expiresAt - leadFor(r)) {
@@ -411,9 +448,12 @@ export function createSession(options: SessionOptions = {}): Session {
     const r = current
     const now = clock.now()
     const at: number[] = []
-    if (o.maxSessionMs !== undefined) at.push(r.authAt + o.maxSessionMs)
+    if (o.maxSessionMs !== undefined) at.push(now + o.maxSessionMs - sessionElapsed(r))
     // While an idle check reads storage, its own completion re-arms the timer (no 0 ms re-wakes).
-    if (idle && !idleCheck) at.push(warningAt ?? lastActivity + idle.timeoutMs - warningMs, lastActivity + idle.timeoutMs)
+    if (idle && !idleCheck) {
+      const logoutAt = now + idle.timeoutMs - idleElapsed()
+      at.push(warningAt ?? logoutAt - warningMs, logoutAt)
+    }
     if (retryAt !== null) at.push(retryAt)
     else if (o.refresh && r.tokens.refreshToken && !inflight) {
       // Jitter spreads tabs so the first one usually refreshes before the others even wake up.
@@ -448,10 +488,11 @@ export function createSession(options: SessionOptions = {}): Session {
 
   const run = async (force: boolean): Promise<TokenSet> => {
     if (destroyed) throw gone()
-    if (!current) throw ended()
+    if (!current) throw signedOut()
     const refresh = o.refresh
     if (!refresh || !current.tokens.refreshToken) throw new SessionError('refresh_unavailable', 'cannot refresh')
     const startEpoch = current.epoch
+    const startVersion = version
     const seen = current.tokens.accessToken
     refreshing = true
     publish()
@@ -460,7 +501,7 @@ export function createSession(options: SessionOptions = {}): Session {
         // Another tab may have refreshed (or logged out) while we waited: adopt what is stored (RF-3).
         await sync()
         const r = current as Persisted | null
-        if (!r || r.epoch !== startEpoch) throw ended()
+        if (!r || r.epoch !== startEpoch || version !== startVersion) throw signedOut()
         if (r.tokens.accessToken !== seen || (!force && clock.now() < r.tokens.expiresAt - leadFor(r))) return r.tokens
         const now = clock.now()
         recent = recent.filter((t) => t > now - 60_000)
@@ -476,10 +517,10 @@ export function createSession(options: SessionOptions = {}): Session {
             new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true })),
           ])
         } catch (error) {
-          if (current?.epoch !== startEpoch) throw ended()
+          if (current?.epoch !== startEpoch) throw signedOut()
           const e = toSessionError(error, 'server_error', 'the refresh function failed', [r.tokens.accessToken, r.tokens.refreshToken, r.tokens.idToken])
           // Wipe before the lock is released, so no other tab re-sends the rejected refresh token.
-          if (e.code === 'reauth_required') await end('reauth-required', false)
+          if (e.code === 'reauth_required') await end('reauth-required', false, true, true)
           throw e
         } finally {
           cancel()
@@ -490,7 +531,7 @@ export function createSession(options: SessionOptions = {}): Session {
         const { refreshToken, idToken } = r.tokens
         const tokens: TokenSet = Object.freeze({ ...(refreshToken && { refreshToken }), ...(idToken && { idToken }), ...valid })
         // A logout or a new sign-in during the request wins: drop the result (XT-9, ER-3).
-        if (current?.epoch !== startEpoch) throw ended()
+        if (current?.epoch !== startEpoch || version !== startVersion) throw signedOut()
         if (tokens.expiresAt - clock.now() <= Math.min(leadMs, MIN_REFRESH_GAP) && !loopWarned) {
           loopWarned = true
           events.emit('warning', { error: new SessionError('refresh_loop_detected', 'tokens expire too fast') })
@@ -498,6 +539,8 @@ export function createSession(options: SessionOptions = {}): Session {
         const record: Persisted = { v: 1, epoch: startEpoch, authAt: r.authAt, at: clock.now(), gen: r.gen + 1, tokens }
         // Commit before the lock is released, so the next holder reads the rotated refresh token (RF-4).
         await save(record)
+        // A sign-out or sign-in in this tab during the write: its own write (queued behind this one) wins.
+        if (version !== startVersion) throw signedOut()
         adopt(record, false)
         post('refresh')
         return tokens
@@ -506,10 +549,12 @@ export function createSession(options: SessionOptions = {}): Session {
       const e = toSessionError(error, 'server_error', 'refresh failed')
       if (e.code !== 'reauth_required' && current?.epoch === startEpoch && e.code !== 'not_authenticated' && e.code !== 'destroyed') {
         failures++
-        retryAt = e.retryable ? clock.now() + Math.max(e.retryAfterMs ?? 0, Math.random() * Math.min(MAX_BACKOFF, 1000 * 2 ** failures)) : null
+        // Not retryable (configuration, oauth_error): automatic refresh stops (Infinity) until a new sign-in,
+        // tokens from another tab, or an explicit refresh(); the access token stays usable until it expires.
+        retryAt = e.retryable ? clock.now() + Math.max(e.retryAfterMs ?? 0, Math.random() * Math.min(MAX_BACKOFF, 1000 * 2 ** failures)) : Infinity
         refreshError = e
         publish()
-        events.emit('refresh-error', { error: e, retryAt })
+        events.emit('refresh-error', { error: e, retryAt: e.retryable ? retryAt : null })
       }
       throw e
     }
@@ -517,7 +562,7 @@ export function createSession(options: SessionOptions = {}): Session {
 
   // --- lifecycle ---------------------------------------------------------------------------------------------
   const onLifecycle = (event: Event) => {
-    if (event.type === 'online' && retryAt !== null) {
+    if (event.type === 'online' && retryAt !== null && retryAt < Infinity) {
       retryAt = null
       background(true)
     }
@@ -607,8 +652,9 @@ export function createSession(options: SessionOptions = {}): Session {
       const valid = checkTokens(tokens, now, 'invalid_argument')
       if (valid.expiresAt <= now) throw new SessionError('invalid_argument', 'expired')
       const record: Persisted = { v: 1, epoch: randomId(), authAt: now, at: now, gen: 0, tokens: valid }
-      abortRefresh?.abort(ended())
-      await save(record)
+      version++
+      abortRefresh?.abort(signedOut())
+      await exclusive(() => save(record))
       lastActivity = now
       adopt(record, false)
       void getStorage().set('activity', { v: 1, epoch: record.epoch, at: now }).catch(() => {})
@@ -624,12 +670,16 @@ export function createSession(options: SessionOptions = {}): Session {
       if (store.get().status === 'loading') await (starts ? session.ready() : hydrate())
       // Idle/absolute deadlines first: never hand out a token of a session that should be over (ID-6).
       evaluate()
-      if (idle && current && clock.now() >= lastActivity + idle.timeoutMs) await checkIdle()
+      if (idle && current && idleElapsed() >= idle.timeoutMs) await checkIdle()
       const r = current
       if (!r) return null
       const now = clock.now()
       if (now < r.tokens.expiresAt - leadFor(r)) return r.tokens.accessToken
       if (!o.refresh || !r.tokens.refreshToken) return now < r.tokens.expiresAt ? r.tokens.accessToken : null
+      if (retryAt === Infinity) {
+        if (now < r.tokens.expiresAt) return r.tokens.accessToken
+        throw refreshError ?? signedOut()
+      }
       try {
         return (await refreshNow(false)).accessToken
       } catch (error) {
@@ -648,7 +698,7 @@ export function createSession(options: SessionOptions = {}): Session {
       const authorizer = o.fetch?.authorizer
       const send = async (token: string | null) => {
         const tokens = current?.tokens
-        if (!token || !tokens) throw ended()
+        if (!token || !tokens) throw signedOut()
         let out: Request
         if (authorizer) out = await authorizer.authorize(request.clone(), tokens)
         else {
@@ -672,14 +722,17 @@ export function createSession(options: SessionOptions = {}): Session {
     getSnapshot: () => store.get(),
     subscribe: (listener) => store.subscribe(listener),
     on: (type, handler) => events.on(type, handler),
-    async destroy() {
-      if (destroyed) return
-      const wait = inflight
-      stop()
-      destroyed = true
-      starts = 0
-      events.clear()
-      await wait?.catch(() => {})
+    destroy() {
+      return (destroying ??= (async () => {
+        // A sign-out's wipe still waiting for the lock must land before the database closes.
+        await Promise.allSettled([...writes])
+        const wait = inflight
+        stop()
+        destroyed = true
+        starts = 0
+        events.clear()
+        await wait?.catch(() => {})
+      })())
     },
   }
   return session

@@ -143,19 +143,26 @@ export function createIndexedDBStorage(name: string, clock: Clock): TokenStorage
   /** Runs `op` on a connection; on failure retries once on a fresh one (DB-4), then degrades to memory. */
   const attempt = async <T>(op: (db: IDBPDatabase) => Promise<T>, onFail: (memory: TokenStorage) => Promise<T>): Promise<T> => {
     if (fallback) return onFail(fallback)
-    for (let attempt = 0; ; attempt++) {
+    for (let tries = 0; ; tries++) {
+      let db: IDBPDatabase
       try {
         if (typeof indexedDB === 'undefined') throw new Error('no indexedDB')
-        return await op(await open())
+        db = await open()
       } catch (error) {
         if (closed) throw new SessionError('destroyed', 'closed')
         const name = (error as { name?: string } | null)?.name
         if (name === 'VersionError') return onFail(degrade('storage_version_newer', error))
-        if (attempt === 0 && name !== 'SecurityError' && typeof indexedDB !== 'undefined' && (conn || name !== 'InvalidStateError')) {
-          drop()
-          continue
-        }
-        return onFail(degrade('storage_unavailable', error))
+        // SecurityError / InvalidStateError on open: IndexedDB is off here (private modes); don't insist.
+        if (tries > 0 || name === 'SecurityError' || name === 'InvalidStateError' || typeof indexedDB === 'undefined') return onFail(degrade('storage_unavailable', error))
+        continue
+      }
+      try {
+        return await op(db)
+      } catch (error) {
+        if (closed) throw new SessionError('destroyed', 'closed')
+        // Quota, abort, or a connection closed under us (another tab upgrading): once more on a fresh one.
+        drop()
+        if (tries > 0) return onFail(degrade('storage_unavailable', error))
       }
     }
   }

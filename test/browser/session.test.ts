@@ -532,6 +532,18 @@ describe('session: idle and absolute lifetime', () => {
     expect(session.getSnapshot()).to.deep.equal({ status: 'anonymous', reason: 'idle' })
   })
 
+  it('setting the clock back extends neither the idle nor the absolute timeout', async () => {
+    session = local(clock, { idle: { timeoutMs: 10 * MIN, warningMs: MIN }, maxSessionMs: 30 * MIN })
+    session.start()
+    await session.ready()
+    await session.login(makeTokens(clock.now()))
+    clock.setWallClock(clock.now() - 60 * MIN)
+    window.dispatchEvent(new Event('focus'))
+    const logout = nextEvent(session, 'logout')
+    await clock.advance(10 * MIN + 1)
+    expect(await logout).to.deep.equal({ reason: 'idle', remote: false })
+  })
+
   it('reports a wall-clock jump and applies deadlines at once', async () => {
     session = local(clock, { idle: { timeoutMs: 60 * MIN } })
     session.start()

@@ -92,6 +92,20 @@ describe('storage: IndexedDB, encrypted at rest', () => {
     expect(logins).to.deep.equal([{ remote: false, restored: true }])
   })
 
+  it('destroy() right after a logout (an unmount on sign-out) still wipes storage', async () => {
+    const name = uniqueName()
+    const s = make(name)
+    s.start()
+    await s.ready()
+    await s.login(makeTokens(Date.now()))
+    const done = new Promise<void>((resolve) => s.on('logout', () => void s.destroy().then(resolve)))
+    void s.logout()
+    await done
+    const again = make(name)
+    again.start()
+    expect(await again.ready()).to.deep.equal({ status: 'anonymous', reason: null })
+  })
+
   it("persist: 'memory' writes nothing to IndexedDB", async () => {
     const name = uniqueName()
     const s = make(name, { persist: 'memory' })

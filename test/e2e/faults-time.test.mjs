@@ -70,7 +70,11 @@ describe('time and clock faults F28–F32 against oidc-provider', { skip: bundle
     assert.equal(h.events.refreshGrants - grants, 1, 'one reactive refresh');
     // 11 minutes of real elapsed time (both clocks move) without activity: the idle timeout applies.
     for (let i = 0; i < 11; i++) await h.context.clock.runFor(MIN);
-    const state = await h.state(page);
+    // The idle check reads IndexedDB in real time while runFor() advances fake time at once: wait for it.
+    const state = await waitFor(async () => {
+      const s = await h.state(page);
+      return s.status === 'anonymous' ? s : false;
+    }, { timeout: 3_000, message: 'idle sign-out after the clock went back' }).catch(() => h.state(page));
     assert.equal(state.status, 'anonymous',
       'SDK BUG (F29/TM-3: a backward clock jump extends the idle deadline): 11 min without activity after the wall clock went ' +
       'back 1 h, and the tab is still signed in. Idle and absolute deadlines compare Date.now() with lastActivity/authAt, so ' +

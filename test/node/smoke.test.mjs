@@ -16,7 +16,7 @@ for (const [label, launch] of browsers) {
     t.after(() => server.close());
     const browser = await puppeteer.launch(launch);
     t.after(() => browser.close());
-    for (const page of ['esm', 'iife']) {
+    for (const page of ['esm', 'iife', 'iife-fallback']) {
       const tab = await browser.newPage();
       const errors = [];
       tab.on('pageerror', (e) => errors.push(String(e)));
