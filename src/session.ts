@@ -657,7 +657,7 @@ export function createSession(options: SessionOptions = {}): Session {
       await exclusive(() => save(record))
       lastActivity = now
       adopt(record, false)
-      void getStorage().set('activity', { v: 1, epoch: record.epoch, at: now }).catch(() => {})
+      await getStorage().set('activity', { v: 1, epoch: record.epoch, at: now }).catch(() => {})
       post('login', { epoch: record.epoch })
       evaluate()
     },
