@@ -89,8 +89,15 @@ export function createSession(options: SessionOptions = {}): Session {
   const mono = () => clock.monotonic?.() ?? clock.now()
   let activityMono = 0
   let authMono = 0
-  const idleElapsed = () => Math.max(clock.now() - lastActivity, mono() - activityMono)
-  const sessionElapsed = (r: Persisted) => Math.max(clock.now() - r.authAt, mono() - authMono)
+  // Wall-clock elapsed unless the wall clock fell behind (set back): then all tabs still share one
+  // deadline (lastActivity + timeoutMs) in the normal case, to the millisecond.
+  const elapsed = (wallSince: number, monoSince: number) => {
+    const wall = clock.now() - wallSince
+    const steady = mono() - monoSince
+    return steady > wall + 1000 ? steady : wall
+  }
+  const idleElapsed = () => elapsed(lastActivity, activityMono)
+  const sessionElapsed = (r: Persisted) => elapsed(r.authAt, authMono)
   let warningAt: number | null = null // logoutAt while the warning shows
   let refreshError: SessionError | null = null
   let refreshing = false
@@ -208,7 +215,7 @@ export function createSession(options: SessionOptions = {}): Session {
     const v = (raw as { v?: unknown }).v
     if (typeof v === 'number' && v > 1) {
       // Written by a newer sessionkeeper: never overwrite it; this tab keeps its session in memory (DB-2).
-      storage?.close()
+      if (storage !== o.storage) storage?.close()
       storage = createMemoryStorage()
       if (current) await storage.set('session', current)
       events.emit('storage-degraded', { error: new SessionError('storage_version_newer', 'using memory') })
@@ -328,7 +335,6 @@ export function createSession(options: SessionOptions = {}): Session {
       return
     }
     if (m.type === 'warning') return evaluate()
-    if (m.type === 'refreshing') return
     const record = m.record !== undefined && channel?.inMemory ? readRecord(m.record) : null
     if (record && (!current || (newer(record, current)))) {
       // A newer record from a tab whose storage cannot hold it: take it, and try to persist it here.
@@ -614,7 +620,8 @@ export function createSession(options: SessionOptions = {}): Session {
     cancelTimer()
     cancelTimer = () => {}
     for (const fn of detach.splice(0)) fn()
-    storage?.close()
+    // An injected storage belongs to the app (it may start this session again): only close our own.
+    if (storage !== o.storage) storage?.close()
     storage = null
     hydrated = null
     abortRefresh?.abort(gone())

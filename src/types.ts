@@ -113,7 +113,7 @@ export interface TokenStorage {
 }
 
 /** The cross-tab signals. They never carry tokens (requirement ST-5). */
-export type SyncMessageType = 'login' | 'logout' | 'refresh' | 'refreshing' | 'activity' | 'extend' | 'hello' | 'warning'
+export type SyncMessageType = 'login' | 'logout' | 'refresh' | 'activity' | 'extend' | 'hello' | 'warning'
 
 /**
  * One cross-tab message, version 1. Validated on receipt; anything else is dropped.
@@ -243,7 +243,7 @@ export interface SessionOptions {
   readonly fetch?: FetchOptions
   /** Injected clock (tests). */
   readonly clock?: Clock
-  /** Injected storage (replaces `persist`). */
+  /** Injected storage (replaces `persist`). The session does not close it: it belongs to the caller. */
   readonly storage?: TokenStorage
   /** Injected cross-tab channel, or `false` to stay in this tab. */
   readonly sync?: SyncChannel | false

@@ -7,7 +7,7 @@
 // (automaticSilentRenew with refresh tokens, user in localStorage so the tabs share it).
 //
 // Usage: node test/bench/refresh.mjs [--quick]   (needs `npx rollup -c` first; E2E_DIST overrides dist/)
-import { createHarness, waitFor, delay, bundleMissing } from '../e2e/support/harness.mjs';
+import { createHarness, waitFor, delay, requireBundle } from '../e2e/support/harness.mjs';
 import { launchChromium } from '../e2e/support/browser.mjs';
 
 const quick = process.argv.includes('--quick');
@@ -17,11 +17,7 @@ const LIFETIMES = quick ? 2 : 3;
 const TABS = quick ? [1, 5] : [1, 5, 10];
 const LOGOUT_ROUNDS = quick ? 4 : 10;
 
-const missing = bundleMissing();
-if (missing) {
-  console.error(missing);
-  process.exit(1);
-}
+requireBundle(); // exits with an error when dist/ was not built
 
 const browser = await launchChromium();
 const rows = [];

@@ -5,10 +5,12 @@
 // before the calls do; the wall clock is then moved past the token's expiry without firing timers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHarness, bundleMissing, safeJson } from './support/harness.mjs';
+import { createHarness, requireBundle, safeJson } from './support/harness.mjs';
 import { assertNoGrantError } from './support/assertions.mjs';
 
-test('100 concurrent getAccessToken() in 3 tabs with an expired token: one refresh grant (RF-2, F52)', { skip: bundleMissing(), timeout: 60_000 }, async (t) => {
+requireBundle(); // fails the run (never skips) when dist/ was not built
+
+test('100 concurrent getAccessToken() in 3 tabs with an expired token: one refresh grant (RF-2, F52)', { timeout: 60_000 }, async (t) => {
   const h = await createHarness(t, { provider: { accessTokenTtl: 30 }, app: { refreshLeadMs: 5_000 } });
   await h.context.clock.install({ time: Date.now() });
   const pages = await h.openTabs(3);

@@ -3,9 +3,11 @@
 // invariants (exact grant counts, no grant revoked by a replay) and ends with the LEAK-CHECK.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHarness, bundleMissing, waitFor, safeJson } from './support/harness.mjs';
+import { createHarness, requireBundle, waitFor, safeJson } from './support/harness.mjs';
 import { launchChromium } from './support/browser.mjs';
 import { assertSameValidToken, assertNoGrantError, eventsPerTab } from './support/assertions.mjs';
+
+requireBundle(); // fails the run (never skips) when dist/ was not built
 
 /**
  * The SDK's stored session record, decrypted in the page with the database's own (non-extractable) key:
@@ -47,7 +49,7 @@ async function blackHole() {
   };
 }
 
-describe('multi-tab faults against oidc-provider', { skip: bundleMissing(), timeout: 120_000 }, () => {
+describe('multi-tab faults against oidc-provider', { timeout: 120_000 }, () => {
   let browser;
   before(async () => { browser = await launchChromium(); });
   after(() => browser?.close());
@@ -210,7 +212,7 @@ describe('multi-tab faults against oidc-provider', { skip: bundleMissing(), time
   });
 });
 
-describe('logout revocation (ST-7, ST-8) with a fixture-side RFC 7009 revoke function', { skip: bundleMissing(), timeout: 120_000 }, () => {
+describe('logout revocation (ST-7, ST-8) with a fixture-side RFC 7009 revoke function', { timeout: 120_000 }, () => {
   let browser;
   before(async () => { browser = await launchChromium(); });
   after(() => browser?.close());

@@ -3,12 +3,14 @@
 // that expires within 1 s. Each case gets a fresh page (fresh SDK instance) in one browser context.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHarness, bundleMissing, waitFor, safeJson } from './support/harness.mjs';
+import { createHarness, requireBundle, waitFor, safeJson } from './support/harness.mjs';
 import { launchChromium } from './support/browser.mjs';
+
+requireBundle(); // fails the run (never skips) when dist/ was not built
 
 const MIN = 60_000;
 
-describe('time and clock faults F28–F32 against oidc-provider', { skip: bundleMissing(), timeout: 120_000 }, () => {
+describe('time and clock faults F28–F32 against oidc-provider', { timeout: 120_000 }, () => {
   let browser;
   let h;
   before(async () => {

@@ -9,8 +9,10 @@
 // LEAK-CHECK over every tab, console, event payload and IndexedDB record.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHarness, bundleMissing, waitFor, safeJson } from './support/harness.mjs';
+import { createHarness, requireBundle, waitFor, safeJson } from './support/harness.mjs';
 import { launchChromium } from './support/browser.mjs';
+
+requireBundle(); // fails the run (never skips) when dist/ was not built
 
 /** Distinct, non-repetitive filler (repetitive filler would make the 12-char leak check match anything). */
 const filler = (n, seed = 'f') => {
@@ -119,7 +121,7 @@ async function world(browser, { tabs = 1, provider = {}, app = {} } = {}) {
   return { h, pages, page, extraTokens, hits, cors, routeToken, mutate, answer, login, runCase, assertKept, assertAccepted, logSince };
 }
 
-describe('token responses and endpoint errors F1–F18, F23, F24 against oidc-provider', { skip: bundleMissing(), timeout: 120_000 }, () => {
+describe('token responses and endpoint errors F1–F18, F23, F24 against oidc-provider', { timeout: 120_000 }, () => {
   let browser;
   let w;
   before(async () => {
@@ -345,7 +347,7 @@ describe('token responses and endpoint errors F1–F18, F23, F24 against oidc-pr
   });
 });
 
-describe('multi-tab transport faults F22, F25 against oidc-provider (3 tabs)', { skip: bundleMissing(), timeout: 120_000 }, () => {
+describe('multi-tab transport faults F22, F25 against oidc-provider (3 tabs)', { timeout: 120_000 }, () => {
   let browser;
   let w;
   before(async () => {
@@ -418,7 +420,7 @@ describe('multi-tab transport faults F22, F25 against oidc-provider (3 tabs)', {
   });
 });
 
-describe('F7/RF-10 against oidc-provider with rotateRefreshToken: false', { skip: bundleMissing(), timeout: 120_000 }, () => {
+describe('F7/RF-10 against oidc-provider with rotateRefreshToken: false', { timeout: 120_000 }, () => {
   let browser;
   before(async () => { browser = await launchChromium(); });
   after(() => browser?.close());

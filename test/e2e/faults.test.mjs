@@ -3,9 +3,11 @@
 // with reason 'reauth-required'.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHarness, bundleMissing, waitFor, delay, safeJson } from './support/harness.mjs';
+import { createHarness, requireBundle, waitFor, delay, safeJson } from './support/harness.mjs';
 import { launchChromium } from './support/browser.mjs';
 import { assertSameValidToken, assertNoGrantError, eventsPerTab } from './support/assertions.mjs';
+
+requireBundle(); // fails the run (never skips) when dist/ was not built
 
 const TTL = 4; // s
 const LEAD = 1_500; // ms: proactive refresh attempts start 2.5 s after sign-in
@@ -62,7 +64,7 @@ async function assertKeptThenRecovers(t, { h, pages, minted, hits, during, lift 
   await h.assertNoLeaks();
 }
 
-describe('token endpoint faults (RF-7, RF-8)', { skip: bundleMissing() }, () => {
+describe('token endpoint faults (RF-7, RF-8)', {}, () => {
   let browser;
   before(async () => { browser = await launchChromium(); });
   after(() => browser?.close());
@@ -150,7 +152,7 @@ describe('token endpoint faults (RF-7, RF-8)', { skip: bundleMissing() }, () => 
   });
 });
 
-describe('definitive refresh failure (RF-7, F11)', { skip: bundleMissing() }, () => {
+describe('definitive refresh failure (RF-7, F11)', {}, () => {
   let browser;
   before(async () => { browser = await launchChromium(); });
   after(() => browser?.close());

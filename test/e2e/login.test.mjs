@@ -4,9 +4,11 @@
 // token works at the resource server, and a refresh works.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHarness, bundleMissing, waitFor, safeJson } from './support/harness.mjs';
+import { createHarness, requireBundle, waitFor, safeJson } from './support/harness.mjs';
 
-test('sign-in through the AS login page (authorization code + PKCE) reaches every tab', { skip: bundleMissing(), timeout: 40_000 }, async (t) => {
+requireBundle(); // fails the run (never skips) when dist/ was not built
+
+test('sign-in through the AS login page (authorization code + PKCE) reaches every tab', { timeout: 40_000 }, async (t) => {
   const h = await createHarness(t, { provider: { accessTokenTtl: 60 } });
   // The devInteractions layout imports a web font; nothing may leave loopback.
   await h.context.route(/^https?:\/\/(?!127\.0\.0\.1[:/])/, (route) => route.abort());

@@ -6,15 +6,17 @@
 // use is about TTL - LEAD (plus the SDK's small jitter) and the run covers 3 lifetimes of TTL s.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHarness, bundleMissing, delay, safeJson } from './support/harness.mjs';
+import { createHarness, requireBundle, delay, safeJson } from './support/harness.mjs';
 import { launchChromium } from './support/browser.mjs';
 import { assertSameValidToken, assertNoGrantError, refreshGrantTimes, eventsPerTab } from './support/assertions.mjs';
+
+requireBundle(); // fails the run (never skips) when dist/ was not built
 
 const TTL = 6; // s, at the AS
 const LEAD = 1_000; // ms, SDK refreshLeadMs
 const LIFETIMES = 3;
 
-describe('steady-state refresh across tabs (RF-2, RF-5)', { skip: bundleMissing() }, () => {
+describe('steady-state refresh across tabs (RF-2, RF-5)', {}, () => {
   let browser;
   before(async () => { browser = await launchChromium(); });
   after(() => browser?.close());

@@ -1,11 +1,13 @@
 // XT-1: sign-in and sign-out propagate to every tab of the context within 1 s.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHarness, bundleMissing, waitFor, safeJson } from './support/harness.mjs';
+import { createHarness, requireBundle, waitFor, safeJson } from './support/harness.mjs';
 import { launchChromium } from './support/browser.mjs';
 import { eventsPerTab } from './support/assertions.mjs';
 
-describe('cross-tab sign-in and sign-out (XT-1)', { skip: bundleMissing() }, () => {
+requireBundle(); // fails the run (never skips) when dist/ was not built
+
+describe('cross-tab sign-in and sign-out (XT-1)', {}, () => {
   let browser;
   before(async () => { browser = await launchChromium(); });
   after(() => browser?.close());

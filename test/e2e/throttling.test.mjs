@@ -7,14 +7,16 @@
 // checked by the expiry the SDK reports and by the resource-server stub, which asks the AS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHarness, bundleMissing, waitFor, safeJson } from './support/harness.mjs';
+import { createHarness, requireBundle, waitFor, safeJson } from './support/harness.mjs';
 import { spawnChromium } from './support/browser.mjs';
 import { assertNoGrantError } from './support/assertions.mjs';
+
+requireBundle(); // fails the run (never skips) when dist/ was not built
 
 const TTL = 4; // s
 const ROUNDS = 3;
 
-test('hidden, throttled tabs: getAccessToken() never returns an expired token (TM-5, F33)', { skip: bundleMissing(), timeout: 60_000 }, async (t) => {
+test('hidden, throttled tabs: getAccessToken() never returns an expired token (TM-5, F33)', { timeout: 60_000 }, async (t) => {
   const chromium = await spawnChromium();
   t.after(() => chromium.close());
   const front = chromium.context.pages()[0] ?? (await chromium.context.newPage());

@@ -17,7 +17,7 @@ export const BUNDLE = join(process.env.E2E_DIST || join(repoRoot, 'dist'), 'sess
  * Guard for tests that need the CDN bundle. A missing bundle fails the run loudly (never a silent skip):
  * `npm test` builds before this stage; by hand, run `npx rollup -c` first.
  */
-export function bundleMissing() {
+export function requireBundle() {
   if (!existsSync(BUNDLE)) throw new Error('dist/sessionkeeper.iife.min.js is missing: run `npx rollup -c` first');
   return false;
 }
