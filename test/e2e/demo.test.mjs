@@ -13,12 +13,11 @@ import { launchChromium, waitFor, safeJson } from './support/browser.mjs';
 import { channelRecorderScript, recordPage, leakCheck } from './support/leak-check.mjs';
 import { repoRoot } from './support/static-server.mjs';
 
-requireBundle(); // fails the run (never skips) when dist/ was not built
-
 const SHOTS = join(repoRoot, 'test-results', 'screenshots');
 const DIST = ['index.js', 'oauth.js', 'react.js', 'vue.js', 'sessionkeeper.iife.min.js'];
 const missing = DIST.filter((f) => !existsSync(join(repoRoot, 'dist', f)));
-const requireBundle = () => (missing.length ? `dist/ is not built (${missing.join(', ')} missing): run \`npx rollup -c\` first` : false);
+// Fails the run (never a silent skip) when dist/ was not built: `npm test` builds first; by hand, `npx rollup -c`.
+if (missing.length) throw new Error(`dist/ is not built (${missing.join(', ')} missing): run \`npx rollup -c\` first`);
 // Short enough to see everything within seconds: tokens of 8 s are refreshed about 4 s after issue
 // (the lead is clamped to half the lifetime); the idle warning starts 10 s after the last activity.
 const TTL_S = 8;
