@@ -35,7 +35,7 @@ export interface SignInOptions {
   readonly fetch?: typeof fetch
   /** Access-token lifetime assumed when the token response has no `expires_in`. @default 300_000 */
   readonly defaultExpiresInMs?: number
-  /** Allowed clock difference for the ID token's `exp` and `iat`. @default 300_000 */
+  /** Allowed clock difference for the ID token's `exp` and `iat` (TM-4: a client clock up to 10 min off still signs in). @default 600_000 */
   readonly clockToleranceMs?: number
   /** Where the transaction waits during the redirect. @default sessionStorage */
   readonly storage?: TransactionStorage
@@ -230,7 +230,7 @@ export function createSignIn(options: SignInOptions): SignIn {
         dpop: !!options.dpop,
         requireDPoP: options.requireDPoP ?? true,
       })
-      if (tx.nonce) checkIdToken(tokens.idToken, issuer!, clientId, tx.nonce, options.clockToleranceMs ?? 300_000)
+      if (tx.nonce) checkIdToken(tokens.idToken, issuer!, clientId, tx.nonce, options.clockToleranceMs ?? 600_000)
       return tokens
     } finally {
       if (typeof location === 'object' && url.href === location.href) {

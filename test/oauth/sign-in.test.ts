@@ -274,8 +274,8 @@ describe('oauth: createSignIn (authorization code + PKCE)', () => {
       ['wrong nonce', (n) => ({ id_token: jwt(claims(`${n}x`)) })],
       ['missing nonce', (n) => ({ id_token: jwt(claims(n, { nonce: undefined })) })],
       ['missing sub', (n) => ({ id_token: jwt(claims(n, { sub: undefined })) })],
-      ['expired beyond 300 s', (n) => ({ id_token: jwt(claims(n, { exp: now() - 400 })) })],
-      ['iat beyond 300 s in the future', (n) => ({ id_token: jwt(claims(n, { iat: now() + 400 })) })],
+      ['expired beyond 600 s', (n) => ({ id_token: jwt(claims(n, { exp: now() - 700 })) })],
+      ['iat beyond 600 s in the future', (n) => ({ id_token: jwt(claims(n, { iat: now() + 700 })) })],
       ['exp as a string', (n) => ({ id_token: jwt(claims(n, { exp: String(now() + 100) })) })],
     ]
     for (const [name, mutate] of bad) {
@@ -284,20 +284,27 @@ describe('oauth: createSignIn (authorization code + PKCE)', () => {
         await expectError(signIn.handleCallback(callback({ code: 'c', state: transaction.state! })), 'invalid_id_token', false)
       })
     }
-    it('accepts exp/iat within 300 s of leeway, an aud array with azp, and unknown claims', async () => {
+    it('accepts exp/iat within the default 600 s of leeway (TM-4: clock ±10 min), an aud array with azp, and unknown claims', async () => {
       const ok = await begin((ref) => [
         discovery(),
-        tokenReply(ref, (n) => ({ id_token: jwt(claims(n, { exp: now() - 200, iat: now() + 200, aud: ['spa', 'api'], azp: 'spa', extra: { x: 1 } })) })),
+        tokenReply(ref, (n) => ({ id_token: jwt(claims(n, { exp: now() - 590, iat: now() + 590, aud: ['spa', 'api'], azp: 'spa', extra: { x: 1 } })) })),
       ])
       const tokens = await ok.signIn.handleCallback(ok.callback({ code: 'c', state: ok.transaction.state! }))
       expect(tokens.accessToken).to.equal(accessToken)
     })
     it('clockToleranceMs widens the leeway (client clock behind)', async () => {
       const ok = await begin(
-        (ref) => [discovery(), tokenReply(ref, (n) => ({ id_token: jwt(claims(n, { iat: now() + 600 })) }))],
+        (ref) => [discovery(), tokenReply(ref, (n) => ({ id_token: jwt(claims(n, { iat: now() + 800 })) }))],
         { clockToleranceMs: 900_000 },
       )
       expect((await ok.signIn.handleCallback(ok.callback({ code: 'c', state: ok.transaction.state! }))).accessToken).to.equal(accessToken)
+    })
+    it('clockToleranceMs can narrow the leeway below the default', async () => {
+      const { signIn, callback, transaction } = await begin(
+        (ref) => [discovery(), tokenReply(ref, (n) => ({ id_token: jwt(claims(n, { iat: now() + 400 })) }))],
+        { clockToleranceMs: 300_000 },
+      )
+      await expectError(signIn.handleCallback(callback({ code: 'c', state: transaction.state! })), 'invalid_id_token', false)
     })
     it('OAuth-only (no openid): no ID token needed', async () => {
       const ctx = setup([json({ access_token: accessToken, token_type: 'Bearer', expires_in: 60 })], {
