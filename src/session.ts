@@ -20,7 +20,7 @@ import type {
 
 const MAX_TOKEN = 16 * 1024
 const DEFAULT_ACTIVITY_EVENTS = ['pointerdown', 'pointermove', 'keydown', 'wheel', 'touchstart', 'scroll', 'visibilitychange']
-const LIFECYCLE_EVENTS = ['visibilitychange', 'pageshow', 'focus', 'online', 'resume']
+const LIFECYCLE_EVENTS = ['visibilitychange', 'pageshow', 'focus', 'online', 'resume', 'pagehide', 'freeze']
 /** Minimum spacing of proactive refreshes, and the cap per minute (TM-6). */
 const MIN_REFRESH_GAP = 5_000
 const MAX_REFRESH_PER_MIN = 12
@@ -286,6 +286,7 @@ export function createSession(options: SessionOptions = {}): Session {
 
   /** Re-reads storage and reconciles (other tab logged in/out/refreshed). Coalesces bursts of messages. */
   let deferred = false
+  let stale = false
   const sync = (hint?: SyncMessage): Promise<void> => {
     // Before hydration has finished, the first read is still to come: re-read once after it instead.
     if (store.get().status === 'loading') {
@@ -317,6 +318,7 @@ export function createSession(options: SessionOptions = {}): Session {
       } finally {
         syncing = null
       }
+      stale = false
       evaluate()
     })())
   }
@@ -568,6 +570,12 @@ export function createSession(options: SessionOptions = {}): Session {
 
   // --- lifecycle ---------------------------------------------------------------------------------------------
   const onLifecycle = (event: Event) => {
+    // Going into the bfcache or frozen: memory may be stale when the page comes back. Until the re-read
+    // on pageshow/resume has landed, getAccessToken() waits for it (XT-7, XT-8).
+    if (event.type === 'pagehide' || event.type === 'freeze') {
+      stale = true
+      return
+    }
     if (event.type === 'online' && retryAt !== null && retryAt < Infinity) {
       retryAt = null
       background(true)
@@ -601,7 +609,7 @@ export function createSession(options: SessionOptions = {}): Session {
       })
     }
     if (typeof window === 'object') {
-      for (const type of LIFECYCLE_EVENTS) add(type === 'visibilitychange' || type === 'resume' ? document : window, type, onLifecycle)
+      for (const type of LIFECYCLE_EVENTS) add(type === 'visibilitychange' || type === 'resume' || type === 'freeze' ? document : window, type, onLifecycle)
       if (idle) {
         for (const type of idle.events ?? DEFAULT_ACTIVITY_EVENTS) add(type === 'visibilitychange' ? document : window, type, onDomActivity, { passive: true, capture: true })
       }
@@ -675,6 +683,7 @@ export function createSession(options: SessionOptions = {}): Session {
     async getAccessToken() {
       if (destroyed) return null
       if (store.get().status === 'loading') await (starts ? session.ready() : hydrate())
+      else if (stale || syncing) await sync()
       // Idle/absolute deadlines first: never hand out a token of a session that should be over (ID-6).
       evaluate()
       if (idle && current && idleElapsed() >= idle.timeoutMs) await checkIdle()
