@@ -144,7 +144,7 @@ export function toSessionError(
   if (error instanceof SessionError) return error
   let cause = error
   const text = safeText(error)
-  if (secrets.some((s) => s && s.length >= 8 && containsPart(text, s))) {
+  if (mentions(text, secrets)) {
     cause = new Error(`${error instanceof Error ? error.name : typeof error} (redacted)`)
   }
   return new SessionError(code, message, { cause })
@@ -159,9 +159,16 @@ function safeText(value: unknown): string {
   }
 }
 
-/** True if `text` contains any 12-char (or shorter, for short secrets) slice of `secret`. */
-function containsPart(text: string, secret: string): boolean {
-  const n = Math.min(12, secret.length)
-  for (let i = 0; i + n <= secret.length; i += 4) if (text.includes(secret.slice(i, i + n))) return true
-  return false
+/**
+ * True if `text` holds a 12-char slice (or the whole, for a shorter one) of any secret of 8+ chars.
+ * Used to keep token material out of causes and out of server-supplied strings echoed into errors.
+ * @internal
+ */
+export function mentions(text: string, secrets: readonly (string | undefined)[]): boolean {
+  return secrets.some((s) => {
+    if (!s || s.length < 8) return false
+    const n = Math.min(12, s.length)
+    for (let i = 0; i + n <= s.length; i += 4) if (text.includes(s.slice(i, i + n))) return true
+    return false
+  })
 }

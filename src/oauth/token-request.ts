@@ -1,9 +1,9 @@
 // The token endpoint round trip shared by the refresh grant and the authorization-code exchange:
 // request (RFC 6749 §4.1.3, §6), response validation (§5.1, RF-11) and error classification (§5.2, RF-7).
-import { SessionError, toSessionError, type SessionErrorCode } from '../errors.js'
+import { mentions, SessionError, toSessionError, type SessionErrorCode } from '../errors.js'
 import { systemClock } from '../clock.js'
 import type { TokenSet } from '../types.js'
-import { mentions, own, parseObject } from './util.js'
+import { own, parseObject } from './util.js'
 import { nonceUnavailable, tokenNonce, tokenProof, type DPoP } from './dpop.js'
 
 const MAX_BODY = 65_536

@@ -60,16 +60,3 @@ export function checkString(value: unknown, name: string): string {
   if (typeof value !== 'string' || !value) throw new TypeError(`sessionkeeper/oauth: ${name} must be a non-empty string`)
   return value
 }
-
-/**
- * True if `text` holds a 12-char slice (or the whole of a shorter) secret. Used to drop server-supplied
- * strings (`error`, `error_description`) that echo a token back.
- */
-export function mentions(text: string, secrets: readonly (string | undefined)[]): boolean {
-  return secrets.some((s) => {
-    if (!s || s.length < 8) return false
-    const n = Math.min(12, s.length)
-    for (let i = 0; i + n <= s.length; i += 4) if (text.includes(s.slice(i, i + n))) return true
-    return false
-  })
-}
