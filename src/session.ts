@@ -116,7 +116,6 @@ export function createSession(options: SessionOptions = {}): Session {
   let cancelTimer = () => {}
   let lastWall = 0
   let lastMono = 0
-  let lastSentActivity = 0
   let lastSavedActivity = 0
   let detach: (() => void)[] = []
   let syncing: Promise<void> | null = null
@@ -202,16 +201,17 @@ export function createSession(options: SessionOptions = {}): Session {
       if (!destroyed) events.emit('warning', { error: toSessionError(cause, 'storage_write_failed', 'write failed; kept in memory') })
     }
   }
-  let endedReason: LogoutReason | undefined
-  const load = async (): Promise<Persisted | null> => {
+  /** The stored session, `null` if none, or the reason of the sign-out a tombstone records. */
+  const load = async (): Promise<Persisted | LogoutReason | null> => {
     let raw: unknown
     try {
       raw = await getStorage().get('session')
     } catch {
       return current // storage broken: memory is the truth
     }
-    endedReason = (raw as { ended?: LogoutReason } | null)?.ended
-    if (raw == null || endedReason) return null
+    if (raw == null) return null
+    const ended = (raw as { ended?: LogoutReason }).ended
+    if (ended) return ended
     const v = (raw as { v?: unknown }).v
     if (typeof v === 'number' && v > 1) {
       // Written by a newer sessionkeeper: never overwrite it; this tab keeps its session in memory (DB-2).
@@ -231,11 +231,14 @@ export function createSession(options: SessionOptions = {}): Session {
     if (ended.has(record.epoch)) return
     const isNew = current?.epoch !== record.epoch
     const changed = current?.tokens.accessToken !== record.tokens.accessToken
-    if (isNew) {
-      warningAt = null
+    if (isNew || changed) {
+      // New tokens: earlier refresh failures (and a stopped auto-refresh) no longer apply.
       refreshError = null
       failures = 0
       retryAt = null
+    }
+    if (isNew) {
+      warningAt = null
       lastActivity = Math.max(lastActivity, record.authAt)
       activityMono = mono() - (clock.now() - lastActivity)
       authMono = mono() - (clock.now() - record.authAt)
@@ -244,13 +247,7 @@ export function createSession(options: SessionOptions = {}): Session {
     reason = null
     publish()
     if (isNew) events.emit('login', { remote, restored })
-    else if (changed) {
-      refreshError = null
-      failures = 0
-      retryAt = null
-      publish()
-      events.emit('refresh', { expiresAt: record.tokens.expiresAt, remote })
-    }
+    else if (changed) events.emit('refresh', { expiresAt: record.tokens.expiresAt, remote })
   }
 
   /** Signs out in this tab; `broadcast` tells the others, `wipe` clears storage. */
@@ -302,16 +299,16 @@ export function createSession(options: SessionOptions = {}): Session {
         for (let round = 0; round < 5; round++) {
           syncAgain = false
           const before = current
-          const record = await load()
+          const stored = await load()
           if (destroyed) return
           // A transition in this tab during the read makes the read stale: read again.
           if (current !== before) {
             syncAgain = true
-          } else if (record) {
+          } else if (typeof stored === 'object' && stored) {
             // Newer sign-in (by sign-in time) or newer tokens of this sign-in win; older ones are stale.
-            if (!current || (newer(record, current))) adopt(record, true)
+            if (!current || newer(stored, current)) adopt(stored, true)
           } else if (current && (getStorage().kind !== 'memory' || hint?.type === 'logout')) {
-            await end(endedReason ?? hint?.reason ?? 'user', true)
+            await end(stored ?? hint?.reason ?? 'user', true)
           }
           if (!syncAgain) break
         }
@@ -369,10 +366,7 @@ export function createSession(options: SessionOptions = {}): Session {
     // Cheap path: at most one state update per second however fast events come.
     if (!extend && now - lastActivity < 1000) return
     noteActivity(now, extend)
-    if (extend || now - lastSentActivity >= 1000) {
-      lastSentActivity = now
-      post(extend ? 'extend' : 'activity', { at: now })
-    }
+    post(extend ? 'extend' : 'activity', { at: now }) // at most once a second: the gate above
     if (extend || now - lastSavedActivity >= 5000) {
       lastSavedActivity = now
       getStorage().set('activity', { v: 1, epoch: current.epoch, at: now }).catch(() => {})
@@ -383,13 +377,18 @@ export function createSession(options: SessionOptions = {}): Session {
    * frozen, in the bfcache, or throttled), so first read the shared last-activity record.
    */
   let idleCheck: Promise<void> | null = null
+  /** The last activity any tab recorded for this sign-in (untrusted: validated, never in the future). */
+  const storedActivity = async (r: Persisted): Promise<number | undefined> => {
+    const act = (await getStorage().get('activity').catch(() => undefined)) as { epoch?: unknown; at?: unknown } | undefined
+    return act?.epoch === r.epoch && typeof act.at === 'number' && Number.isFinite(act.at) ? Math.min(act.at, clock.now()) : undefined
+  }
   const checkIdle = (): Promise<void> =>
     (idleCheck ??= (async () => {
       const r = current
       if (!idle || !r) return
-      const act = (await getStorage().get('activity').catch(() => undefined)) as { epoch?: unknown; at?: unknown } | undefined
+      const at = await storedActivity(r)
       if (current !== r) return
-      if (act?.epoch === r.epoch && typeof act.at === 'number' && act.at > lastActivity) noteActivity(Math.min(act.at, clock.now()), true)
+      if (at !== undefined && at > lastActivity) noteActivity(at, true)
       const now = clock.now()
       const logoutAt = now + idle.timeoutMs - idleElapsed()
       if (now >= logoutAt) {
@@ -404,7 +403,6 @@ export function createSession(options: SessionOptions = {}): Session {
         post('warning')
         events.emit('idle-warning', { logoutAt, remainingMs: logoutAt - now })
         idle.onWarning?.({ logoutAt, remainingMs: logoutAt - now })
-        schedule()
       }
     })().finally(() => {
       idleCheck = null
@@ -429,10 +427,10 @@ export function createSession(options: SessionOptions = {}): Session {
   const evaluate = (): void => {
     if (destroyed || !starts || !current) return schedule()
     const now = clock.now()
-    const mono = clock.monotonic?.()
-    const drift = mono !== undefined && lastMono ? now - lastWall - (mono - lastMono) : 0
+    const steady = clock.monotonic?.()
+    const drift = steady !== undefined && lastMono ? now - lastWall - (steady - lastMono) : 0
     lastWall = now
-    lastMono = mono ?? 0
+    lastMono = steady ?? 0
     if (Math.abs(drift) > CLOCK_JUMP) events.emit('warning', { error: new SessionError('clock_jump', 'wall clock jumped') })
     const r = current
     if (o.maxSessionMs !== undefined && sessionElapsed(r) >= o.maxSessionMs) {
@@ -588,9 +586,8 @@ export function createSession(options: SessionOptions = {}): Session {
     (hydrated ??= (async () => {
       const record = await load()
       if (destroyed || current) return publish()
-      if (record) {
-        const act = (await getStorage().get('activity').catch(() => undefined)) as { epoch?: unknown; at?: unknown } | undefined
-        if (act?.epoch === record.epoch && typeof act.at === 'number' && Number.isFinite(act.at)) lastActivity = Math.min(act.at, clock.now())
+      if (typeof record === 'object' && record) {
+        lastActivity = (await storedActivity(record)) ?? lastActivity
         adopt(record, false, true)
       } else publish()
     })())
@@ -670,8 +667,7 @@ export function createSession(options: SessionOptions = {}): Session {
       version++
       abortRefresh?.abort(signedOut())
       await exclusive(() => save(record))
-      lastActivity = now
-      adopt(record, false)
+      adopt(record, false) // a sign-in counts as activity: adopt() starts the idle period at authAt
       await getStorage().set('activity', { v: 1, epoch: record.epoch, at: now }).catch(() => {})
       post('login', { epoch: record.epoch })
       evaluate()

@@ -116,14 +116,14 @@ export function createIndexedDBStorage(name: string, clock: Clock): TokenStorage
     }))
 
   const encode = async (storageKey: StorageKey, value: unknown) => {
-    if (storageKey === 'dpop' || storageKey === 'lock' || value == null) return value
+    if (unencrypted(storageKey) || value == null) return value
     const iv = crypto.getRandomValues(new Uint8Array(12))
     const data = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, await key(), new TextEncoder().encode(JSON.stringify(value)))
     return { v: 1, iv, data }
   }
-  const decode = async (storageKey: StorageKey, raw: unknown): Promise<unknown> => {
-    if (storageKey === 'dpop' || storageKey === 'lock' || raw == null) return raw
-    const record = raw as { v?: unknown; iv?: unknown; data?: unknown }
+  const decode = async (storageKey: StorageKey, stored: unknown): Promise<unknown> => {
+    if (unencrypted(storageKey) || stored == null) return stored
+    const record = stored as { v?: unknown; iv?: unknown; data?: unknown }
     if (typeof record.v === 'number' && record.v > 1) return { v: record.v }
     if (!(record.iv instanceof Uint8Array) || !(record.data instanceof ArrayBuffer) || record.data.byteLength > 1 << 20) throw new Error('bad record')
     const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: record.iv as Uint8Array<ArrayBuffer> }, await key(), record.data)
@@ -226,6 +226,11 @@ export function createIndexedDBStorage(name: string, clock: Clock): TokenStorage
 
 /** `add` must stay inside one transaction, so only unencrypted values (DPoP key pairs, leases) go through it. */
 function encodeSync(storageKey: StorageKey, value: unknown): unknown {
-  if (storageKey !== 'dpop' && storageKey !== 'lock') throw new TypeError(storageKey)
+  if (!unencrypted(storageKey)) throw new TypeError(storageKey)
   return value
+}
+
+/** Keys stored as they are: CryptoKeyPairs (opaque to script anyway) and lock leases. The rest is encrypted. */
+function unencrypted(storageKey: StorageKey): boolean {
+  return storageKey === 'dpop' || storageKey === 'lock'
 }
