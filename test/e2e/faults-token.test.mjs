@@ -373,9 +373,19 @@ describe('multi-tab transport faults F22, F25 against oidc-provider (3 tabs)', {
     try {
       const r = await w.h.call(w.page, 'refresh');
       assert.equal(r.error?.code, 'network', safeJson(r));
-      for (let i = 0; i < 12; i++) await w.h.context.clock.runFor(5_000); // 60 s of fake time, timers fire
+      // 60 s of fake time, then 60 s more, in 5 s steps. Between steps, in-flight refreshes (real network)
+      // settle first, as in F13: otherwise fake time fires the 10 s refresh timeout on requests the AS has
+      // already received, which no real clock would do, and each aborted request counts as another hit.
+      const settled = () => waitFor(async () => (await w.h.states(w.pages)).every((s) => !s.refreshing), { timeout: 3_000, message: 'no refresh in flight' });
+      for (let i = 0; i < 12; i++) {
+        await w.h.context.clock.runFor(5_000);
+        await settled();
+      }
       await waitFor(async () => (await w.h.states(w.pages)).every((s) => s.status === 'anonymous'), { timeout: 5_000, message: 'every tab signed out' });
-      for (let i = 0; i < 12; i++) await w.h.context.clock.runFor(5_000);
+      for (let i = 0; i < 12; i++) {
+        await w.h.context.clock.runFor(5_000);
+        await settled();
+      }
       assert.ok(w.hits.count - before <= 2, `≤ 2 token requests (got ${w.hits.count - before})`);
       for (const [i, p] of w.pages.entries()) {
         const logouts = (await w.h.log(p)).slice(froms[i]).filter((e) => e.kind === 'event' && e.type === 'logout');
