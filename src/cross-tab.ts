@@ -19,6 +19,7 @@ export function createBroadcastSync(name: string): SyncChannel {
   let closed = false
   let send: (message: SyncMessage) => void
   let shut: () => void
+  let ready: Promise<void> | undefined
   const inMemory = typeof BroadcastChannel === 'function'
   if (inMemory) {
     const native = new BroadcastChannel(id)
@@ -30,7 +31,7 @@ export function createBroadcastSync(name: string): SyncChannel {
     let fallback: import('broadcast-channel').BroadcastChannel<unknown> | null = null
     send = (message) => void (fallback ? fallback.postMessage(message).catch(() => {}) : queued.push(message))
     shut = () => void fallback?.close().catch(() => {})
-    import('broadcast-channel').then(
+    ready = import('broadcast-channel').then(
       ({ BroadcastChannel: Fallback }) => {
         if (closed) return
         fallback = new Fallback<unknown>(id)
@@ -42,6 +43,7 @@ export function createBroadcastSync(name: string): SyncChannel {
   }
   return {
     inMemory,
+    ...(ready && { ready }),
     post: (message) => void (closed || send(message)),
     listen(listener) {
       listeners.add(listener)

@@ -198,7 +198,7 @@ export function createSession(options: SessionOptions = {}): Session {
         await s.set('session', { v: 1, ended: why })
       }
     } catch (cause) {
-      if (!destroyed) events.emit('warning', { error: toSessionError(cause, 'storage_write_failed', 'write failed; kept in memory') })
+      if (!destroyed) events.emit('warning', { error: toSessionError(cause, 'storage_write_failed', 'write failed') })
     }
   }
   /** The stored session, `null` if none, or the reason of the sign-out a tombstone records. */
@@ -222,7 +222,7 @@ export function createSession(options: SessionOptions = {}): Session {
       return current
     }
     const record = readRecord(raw)
-    if (!record) events.emit('warning', { error: new SessionError('storage_corrupt', 'invalid stored session discarded') })
+    if (!record) events.emit('warning', { error: new SessionError('storage_corrupt', 'stored session discarded') })
     return record
   }
 
@@ -515,7 +515,7 @@ export function createSession(options: SessionOptions = {}): Session {
         recent.push(now)
         const controller = new AbortController()
         abortRefresh = controller
-        const cancel = clock.setTimeout(() => controller.abort(new SessionError('timeout', 'the refresh took too long')), timeoutMs)
+        const cancel = clock.setTimeout(() => controller.abort(new SessionError('timeout', 'timed out')), timeoutMs)
         let next: TokenSet
         try {
           next = await Promise.race([
@@ -524,7 +524,7 @@ export function createSession(options: SessionOptions = {}): Session {
           ])
         } catch (error) {
           if (current?.epoch !== startEpoch) throw signedOut()
-          const e = toSessionError(error, 'server_error', 'the refresh function failed', [r.tokens.accessToken, r.tokens.refreshToken, r.tokens.idToken])
+          const e = toSessionError(error, 'server_error', 'refresh failed', [r.tokens.accessToken, r.tokens.refreshToken, r.tokens.idToken])
           // Wipe before the lock is released, so no other tab re-sends the rejected refresh token.
           if (e.code === 'reauth_required') await end('reauth-required', false, true, true)
           throw e
@@ -540,7 +540,7 @@ export function createSession(options: SessionOptions = {}): Session {
         if (current?.epoch !== startEpoch || version !== startVersion) throw signedOut()
         if (tokens.expiresAt - clock.now() <= Math.min(leadMs, MIN_REFRESH_GAP) && !loopWarned) {
           loopWarned = true
-          events.emit('warning', { error: new SessionError('refresh_loop_detected', 'tokens expire too fast') })
+          events.emit('warning', { error: new SessionError('refresh_loop_detected', 'tokens expire too soon') })
         }
         const record: Persisted = { v: 1, epoch: startEpoch, authAt: r.authAt, at: clock.now(), gen: r.gen + 1, tokens }
         // Commit before the lock is released, so the next holder reads the rotated refresh token (RF-4).
@@ -603,6 +603,10 @@ export function createSession(options: SessionOptions = {}): Session {
       detach.push(ch.listen(onMessage), () => {
         ch.close()
         if (channel === ch) channel = null
+      })
+      // A lazily loaded transport missed whatever was posted before it listened: re-read once it does.
+      void ch.ready?.then(() => {
+        if (channel === ch && !destroyed) void sync()
       })
     }
     if (typeof window === 'object') {

@@ -139,6 +139,11 @@ export interface SyncMessage {
 export interface SyncChannel {
   /** True if messages never touch disk (native BroadcastChannel): only then may they carry tokens. */
   readonly inMemory?: boolean
+  /**
+   * Resolves when a channel that starts listening late (a lazily loaded transport) is listening. The
+   * session re-reads storage then, so nothing posted during the load window is missed.
+   */
+  readonly ready?: Promise<void>
   post(message: SyncMessage): void
   /** Subscribes to messages from other tabs; returns an unsubscribe function. */
   listen(listener: (message: unknown) => void): () => void
