@@ -1,5 +1,5 @@
 import { SessionError } from './errors.js'
-import type { Clock, TokenStorage } from './types.js'
+import type { Clock, LockPort, TokenStorage } from './types.js'
 
 /** Runs `task` while holding the named cross-tab lock. */
 export type LockRunner = <T>(task: () => Promise<T>) => Promise<T>
@@ -16,8 +16,20 @@ export type LockRunner = <T>(task: () => Promise<T>) => Promise<T>
  * Waiting is bounded by `waitMs`, then `lock_timeout` (transient). Callers abort their work before
  * `leaseMs` runs out, so a lease never expires under a live holder.
  */
-export function createLock(name: string, storage: () => TokenStorage, shared: () => boolean, clock: Clock, waitMs: number, leaseMs: number): LockRunner {
-  const locks = typeof navigator === 'object' ? navigator.locks : undefined
+export interface LockOptions {
+  name: string
+  /** Web Locks (or a stand-in); `false` forces the lease fallback; default `navigator.locks`. */
+  locks: LockPort | false | undefined
+  storage: () => TokenStorage
+  /** Whether anything is shared with other tabs (nothing to coordinate otherwise). */
+  shared: () => boolean
+  clock: Clock
+  waitMs: number
+  leaseMs: number
+}
+
+export function createLock({ name, locks: port, storage, shared, clock, waitMs, leaseMs }: LockOptions): LockRunner {
+  const locks = port === false ? undefined : (port ?? (typeof navigator === 'object' ? (navigator.locks as LockPort | undefined) : undefined))
   const timeout = () => new SessionError('lock_timeout', 'lock wait timed out')
   if (locks?.request) {
     return (task) => {
@@ -29,7 +41,7 @@ export function createLock(name: string, storage: () => TokenStorage, shared: ()
         locks.request(name, { mode: 'exclusive', signal: controller.signal }, () => {
           cancel()
           return task()
-        }) as Promise<Awaited<ReturnType<typeof task>>>
+        })
       )
         .catch((error: unknown) => {
           throw controller.signal.aborted && (error as Error)?.name === 'AbortError' ? timeout() : error

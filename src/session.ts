@@ -2,12 +2,14 @@ import { createBroadcastSync, parseMessage } from './cross-tab.js'
 import { createEmitter } from './emitter.js'
 import { SessionError, toSessionError } from './errors.js'
 import { createLock } from './refresh-lock.js'
+import { createBrowserPage } from './page-lifecycle.js'
 import { createStore } from './store.js'
 import { systemClock } from './clock.js'
 import { createIndexedDBStorage, createMemoryStorage } from './token-storage.js'
 import type {
   IdleState,
   LogoutReason,
+  PageEvent,
   Session,
   SessionEventMap,
   SessionOptions,
@@ -20,7 +22,6 @@ import type {
 
 const MAX_TOKEN = 16 * 1024
 const DEFAULT_ACTIVITY_EVENTS = ['pointerdown', 'pointermove', 'keydown', 'wheel', 'touchstart', 'scroll', 'visibilitychange']
-const LIFECYCLE_EVENTS = ['visibilitychange', 'pageshow', 'focus', 'online', 'resume', 'pagehide', 'freeze']
 /** Minimum spacing of proactive refreshes, and the cap per minute (TM-6). */
 const MIN_REFRESH_GAP = 5_000
 const MAX_REFRESH_PER_MIN = 12
@@ -73,6 +74,7 @@ export function createSession(options: SessionOptions = {}): Session {
   const leadMs = o.refreshLeadMs ?? 60_000
   const timeoutMs = o.refreshTimeoutMs ?? 10_000
   const tabId = randomId()
+  const page = o.page === false ? undefined : (o.page ?? createBrowserPage())
 
   const report = (error: unknown) => queueMicrotask(() => {
     throw error
@@ -148,7 +150,7 @@ export function createSession(options: SessionOptions = {}): Session {
   }
   // Tabs share a refresh token through storage, or through messages when storage is per tab.
   const shared = () => o.sync !== false || getStorage().kind !== 'memory'
-  const withLock = createLock(`sessionkeeper:${name}:refresh`, getStorage, shared, clock, timeoutMs + 5_000, timeoutMs + 10_000)
+  const withLock = createLock({ name: `sessionkeeper:${name}:refresh`, locks: o.locks, storage: getStorage, shared, clock, waitMs: timeoutMs + 5_000, leaseMs: timeoutMs + 10_000 })
   /**
    * Sign-in and sign-out writes take the refresh lock too, so a refresh committing in another tab can
    * never land on top of them (XT-9, ER-3). Bounded: if the lock cannot be had in time, write anyway.
@@ -409,17 +411,6 @@ export function createSession(options: SessionOptions = {}): Session {
       schedule()
     }))
 
-  // The hot path: runs for every pointer move. One property read and a compare until a second has
-  // passed since the last counted event (event.timeStamp is free; reading a clock is not).
-  let lastStamp = -1e9
-  const onDomActivity = (event: Event) => {
-    const stamp = event.timeStamp
-    if (!event.isTrusted || (stamp - lastStamp < 1000 && stamp >= lastStamp)) return
-    if (event.type === 'visibilitychange' && document.visibilityState !== 'visible') return
-    lastStamp = stamp
-    localActivity(false)
-  }
-
   // --- deadlines -------------------------------------------------------------------------------------------
   const leadFor = (r: Persisted) => Math.min(leadMs, Math.max(0, (r.tokens.expiresAt - r.at) / 2))
 
@@ -477,7 +468,7 @@ export function createSession(options: SessionOptions = {}): Session {
     evaluate()
   }
   const jitter = (lead: number) => Math.random() * Math.min(lead / 5, 3_000)
-  const hidden = () => typeof document === 'object' && document.visibilityState === 'hidden'
+  const hidden = () => page?.hidden() ?? false
 
   // --- refresh ---------------------------------------------------------------------------------------------
   const background = (force = false) => {
@@ -567,18 +558,18 @@ export function createSession(options: SessionOptions = {}): Session {
   }
 
   // --- lifecycle ---------------------------------------------------------------------------------------------
-  const onLifecycle = (event: Event) => {
+  const onPage = (event: PageEvent) => {
     // Going into the bfcache or frozen: memory may be stale when the page comes back. Until the re-read
     // on pageshow/resume has landed, getAccessToken() waits for it (XT-7, XT-8).
-    if (event.type === 'pagehide' || event.type === 'freeze') {
+    if (event === 'pagehide' || event === 'freeze') {
       stale = true
       return
     }
-    if (event.type === 'online' && retryAt !== null && retryAt < Infinity) {
+    if (event === 'online' && retryAt !== null && retryAt < Infinity) {
       retryAt = null
       background(true)
     }
-    if (event.type === 'focus' || event.type === 'online' || (event.type === 'visibilitychange' && hidden())) evaluate()
+    if (event === 'focus' || event === 'online' || event === 'hidden') evaluate()
     else void sync() // visible again, restored from bfcache, resumed from freeze: storage may have moved on
   }
 
@@ -593,10 +584,6 @@ export function createSession(options: SessionOptions = {}): Session {
     })())
 
   const attach = () => {
-    const add = (target: EventTarget, type: string, fn: (e: Event) => void, opts?: AddEventListenerOptions) => {
-      target.addEventListener(type, fn, opts)
-      detach.push(() => target.removeEventListener(type, fn, opts))
-    }
     if (o.sync !== false) {
       channel ??= o.sync ?? createBroadcastSync(name)
       const ch = channel
@@ -609,11 +596,9 @@ export function createSession(options: SessionOptions = {}): Session {
         if (channel === ch && !destroyed) void sync()
       })
     }
-    if (typeof window === 'object') {
-      for (const type of LIFECYCLE_EVENTS) add(type === 'visibilitychange' || type === 'resume' || type === 'freeze' ? document : window, type, onLifecycle)
-      if (idle) {
-        for (const type of idle.events ?? DEFAULT_ACTIVITY_EVENTS) add(type === 'visibilitychange' ? document : window, type, onDomActivity, { passive: true, capture: true })
-      }
+    if (page) {
+      detach.push(page.listen(onPage))
+      if (idle) detach.push(page.activity(idle.events ?? DEFAULT_ACTIVITY_EVENTS, () => localActivity(false)))
     }
     void hydrate().then(() => {
       if (!current && getStorage().kind === 'memory') post('hello')

@@ -150,6 +150,33 @@ export interface SyncChannel {
   close(): void
 }
 
+/**
+ * The cross-tab lock port: the subset of the Web Locks API (`navigator.locks`) the session uses.
+ * The browser's own is used by default.
+ */
+export interface LockPort {
+  request<T>(name: string, options: { mode: 'exclusive'; signal?: AbortSignal }, task: () => Promise<T>): Promise<T>
+}
+
+/** Page lifecycle events, reduced to what the session reacts to. */
+export type PageEvent = 'visible' | 'hidden' | 'pageshow' | 'pagehide' | 'freeze' | 'resume' | 'focus' | 'online'
+
+/**
+ * The page port: visibility, lifecycle events and user input. Over `window`/`document` by default;
+ * inject one to embed the session where there is no DOM, or to simulate pages in tests.
+ */
+export interface PagePort {
+  /** Whether the page is hidden (a background tab): hidden pages do not refresh proactively. */
+  hidden(): boolean
+  /** Subscribes to lifecycle events; returns an unsubscribe function. */
+  listen(listener: (event: PageEvent) => void): () => void
+  /**
+   * Subscribes to trusted user input of the given DOM event types (`idle.events`), reported at most
+   * about once a second; returns an unsubscribe function.
+   */
+  activity(types: readonly string[], listener: () => void): () => void
+}
+
 /** Idle (inactivity) options. */
 export interface IdleOptions {
   /** Sign out after this long without user activity in any tab. */
@@ -252,6 +279,13 @@ export interface SessionOptions {
   readonly storage?: TokenStorage
   /** Injected cross-tab channel, or `false` to stay in this tab. */
   readonly sync?: SyncChannel | false
+  /**
+   * Injected cross-tab lock (Web Locks API shape), or `false` to use the storage-lease fallback.
+   * @default navigator.locks where present
+   */
+  readonly locks?: LockPort | false
+  /** Injected page port (lifecycle and user input), or `false` for none. @default the browser page */
+  readonly page?: PagePort | false
 }
 
 /** Payloads of the events of {@link Session.on}. */
