@@ -104,6 +104,12 @@ export interface TokenStorage {
   set(key: StorageKey, value: unknown): Promise<void>
   /** Stores `value` only if `key` is absent; resolves to the value now stored (yours or the existing one). */
   add?(key: StorageKey, value: unknown): Promise<unknown>
+  /**
+   * Atomically replaces the value of `key` by `update(current)` (`undefined` deletes it) and resolves to
+   * the value now stored. `update` must be synchronous. Used for the cross-tab lock lease where Web
+   * Locks are missing; only unencrypted keys (`lock`) go through it.
+   */
+  update?(key: StorageKey, update: (current: unknown) => unknown): Promise<unknown>
   /** Removes every key. */
   clear(): Promise<void>
   /** Reports out-of-band happenings; returns an unsubscribe function. */
@@ -188,7 +194,9 @@ export interface IdleOptions {
   readonly warningMs?: number
   /**
    * DOM events that count as user activity (only trusted ones, i.e. real user input).
-   * @default ['pointerdown','pointermove','keydown','wheel','touchstart','scroll','visibilitychange']
+   * Not `scroll` by default: script-driven scrolling (an auto-scrolling log or chat) fires trusted
+   * scroll events too, and would keep an idle session alive forever.
+   * @default ['pointerdown','pointermove','keydown','wheel','touchstart','visibilitychange']
    */
   readonly events?: readonly string[]
   /**
