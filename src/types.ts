@@ -45,6 +45,7 @@ export type SessionSnapshot =
   | { readonly status: 'anonymous'; readonly reason: LogoutReason | null }
   | {
       readonly status: 'authenticated'
+      /** `accessToken`, `expiresAt`, `scope`, `tokenType`: never the refresh token or the ID token. */
       readonly tokens: TokenSet
       /** A refresh is in flight (in this tab, or the tab holding the refresh lock). */
       readonly refreshing: boolean
@@ -341,7 +342,10 @@ export interface Session {
    * Resolves `null` when signed out. Rejects with a SessionError when a refresh was needed and failed.
    */
   getAccessToken(): Promise<string | null>
-  /** Refreshes now. Single-flight in the tab and across tabs. */
+  /**
+   * Refreshes now. Single-flight in the tab and across tabs. Resolves with what the snapshot shows
+   * (`accessToken`, `expiresAt`, `scope`, `tokenType`): refresh tokens never leave the SDK.
+   */
   refresh(): Promise<TokenSet>
   /**
    * `fetch` with `Authorization` added, only for allowed origins; on a 401 it refreshes and retries once.
