@@ -14,7 +14,8 @@ test('100 concurrent getAccessToken() in 3 tabs with an expired token: one refre
   const h = await createHarness(t, { provider: { accessTokenTtl: 30 }, app: { refreshLeadMs: 5_000 } });
   await h.context.clock.install({ time: Date.now() });
   const pages = await h.openTabs(3);
-  await h.context.clock.pauseAt(Date.now() + 50);
+  // Far enough ahead that the pause lands in the future even on a loaded machine (CDP round trips).
+  await h.context.clock.pauseAt(Date.now() + 2_000);
   const minted = await h.mintAndLogin(pages[0]);
   await h.waitAll(pages, (s) => s.status === 'authenticated', { message: 'all tabs signed in', timeout: 3_000 });
 
