@@ -22,6 +22,24 @@ export const DEFINES = {
   clearTimeout: '__SIM__.realTimerUsed',
 }
 
+/**
+ * The session's own IndexedDB adapter (what it creates when no `storage` is injected, and closes on the
+ * last stop) becomes the simulated one; the memory adapter stays the real one. So the sim exercises the
+ * production ownership: created lazily, closed by stop(), re-created by the next start().
+ */
+const simStorage = {
+  name: 'sim-storage',
+  setup(b) {
+    b.onResolve({ filter: /token-storage\.js$/ }, (args) => (args.importer.endsWith('session.ts') ? { path: 'sim-token-storage', namespace: 'sim' } : undefined))
+    b.onLoad({ filter: /.*/, namespace: 'sim' }, () => ({
+      resolveDir: join(root, 'src'),
+      loader: 'ts',
+      contents: `export { createMemoryStorage } from './token-storage.js'
+export const createIndexedDBStorage = (name, clock) => __SIM__.createIndexedDBStorage(name, clock)`,
+    }))
+  },
+}
+
 let loaded
 export function loadSdk() {
   return (loaded ??= (async () => {
@@ -36,6 +54,7 @@ export function loadSdk() {
       external: ['broadcast-channel'],
       mainFields: ['module', 'main'],
       define: DEFINES,
+      plugins: [simStorage],
       logLevel: 'silent',
     })
     const dir = join(tmpdir(), `sessionkeeper-sim-${process.pid}`)

@@ -101,6 +101,30 @@ export const KNOWN_DEFECTS = [
     scenario: 'found: a token response processed late is believed valid after it expired',
     match: (v) => v.inv === 'expired-token' && v.lateMs >= v.expiredMs - 1_000,
   },
+  {
+    id: 'wall-back-idle-extended',
+    reason: 'after the wall clock is set back, a new sign-in inherits lastActivity (and the refresh history) from before the jump (Math.max with wall times): its idle timeout and proactive refresh are pushed out by the size of the jump, so tokens are handed out long past the idle timeout',
+    scenario: 'found: after the wall clock is set back, a new sign-in is not idle-timed-out',
+    match: (v, ctx) => v.inv === 'token-past-idle' && has(ctx, 'walljump', (c) => c.ms < 0),
+  },
+  {
+    id: 'logout-lost-on-unload',
+    reason: 'logout() wipes storage under the refresh lock and only then posts "logout": a page that goes away right after calling logout() (navigates to the sign-in page: bfcache or unload) never wipes nor tells the others; they stay signed in and new tabs restore the session (only an app that awaits logout() before navigating is safe, and that await can take the lock wait, up to refreshTimeoutMs + 5 s)',
+    scenario: 'found: a tab that navigates away right after logout() leaves the others signed in',
+    match: (v) => ['signout-propagation', 'token-after-signout', 'converge'].includes(v.inv) && v.enderLeft,
+  },
+  {
+    id: 'fallback-no-polling',
+    reason: 'with the fallback channel (no BroadcastChannel: broadcast-channel over IndexedDB/localStorage), a lost message is never made up for: nothing polls storage, so a tab that missed a login/logout/refresh stays on the old state until it is focused or shown (XT-1 asks for propagation "within the polling interval on fallbacks")',
+    scenario: 'found: fallback channel drops a logout and nothing polls',
+    match: (v, ctx) => ['signout-propagation', 'token-after-signout', 'converge'].includes(v.inv) && ctx.config.channel === 'fallback' && ctx.drops > 0,
+  },
+  {
+    id: 'idle-check-bails',
+    reason: 'checkIdle() gives up when `current` is replaced by another object of the same sign-in during its storage read (the sign-in\'s own adopt racing a re-read, a refresh adopted from another tab); getAccessToken() awaited it and then hands out the token without re-checking the idle deadline',
+    scenario: 'found: getAccessToken() past the idle timeout when the idle check races an adopt',
+    match: (v, ctx) => v.inv === 'token-past-idle' && !has(ctx, 'walljump'),
+  },
 ]
 
 /** Facts about a run that the matchers look at. */
@@ -110,8 +134,9 @@ export function context(result) {
     config: result.config,
     commands: result.commands ?? [],
     memory: result.config.persist === 'memory',
-    degraded: w.tabs.some((t) => (t.storage.degraded && result.config.persist !== 'memory') || t.degradedEvent),
+    degraded: w.tabs.some((t) => t.degradedEver || t.degradedEvent),
     maxTabs: w.tabs.length,
+    drops: w.drops ?? 0,
   }
 }
 

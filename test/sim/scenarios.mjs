@@ -124,6 +124,38 @@ export const SCENARIOS = [
     commands: [t(0, 'login'), t(0, 'refresh', { gap: 5 }), t(0, 'freeze'), advance(60_000), t(0, 'resume', { gap: 100 }), t(0, 'get')],
     invariants: ['expired-token'],
   },
+  {
+    name: 'found: after the wall clock is set back, a new sign-in is not idle-timed-out',
+    defect: 'wall-back-idle-extended',
+    config: { tabs: 1, idle: { timeoutMs: 60_000, warningMs: 20_000 } },
+    commands: [t(0, 'login'), advance(120_000), { do: 'walljump', ms: -600_000 }, t(0, 'login'), advance(120_000), t(0, 'get')],
+    invariants: ['token-past-idle'],
+  },
+  {
+    name: 'found: a tab that navigates away right after logout() leaves the others signed in',
+    defect: 'logout-lost-on-unload',
+    config: { tabs: 2 },
+    commands: [t(0, 'login'), t(0, 'logout', { gap: 0 }), t(0, 'close'), advance(30_000), { do: 'open' }, advance(1_000), t(2, 'get')],
+    invariants: ['signout-propagation', 'token-after-signout', 'converge'],
+  },
+  {
+    name: 'found: fallback channel drops a logout and nothing polls',
+    defect: 'fallback-no-polling',
+    // dropRate 1 for the logout only: the login gets through first.
+    config: { tabs: 2, channel: 'fallback' },
+    commands: [t(0, 'login', { gap: 200 }), { do: 'droprate', rate: 1 }, t(0, 'logout', { gap: 500 }), { do: 'droprate', rate: 0 }, advance(60_000), t(1, 'get')],
+    invariants: ['signout-propagation', 'token-after-signout', 'converge'],
+  },
+  {
+    name: 'found: getAccessToken() past the idle timeout when the idle check races an adopt',
+    defect: 'idle-check-bails',
+    // The page goes into the bfcache in the middle of login() (lease lock: the login's write is slow);
+    // 90 s later it comes back, and the re-read adopts the stored copy just before login() adopts its own.
+    config: { tabs: 1, storage: 'injected', channel: 'fallback', locks: 'lease', idle: { timeoutMs: 60_000, warningMs: 20_000 }, tokenLifetimeMs: 300_000 },
+    commands: [t(0, 'login', { gap: 20, r: 1044053984 }), t(0, 'bfcache', { gap: 0, r: 984884014 }), advance(90_000), t(0, 'pageshow', { gap: 0, r: 984884014 }), t(0, 'use', { gap: 100, r: 1027593824 })],
+    seed: 230,
+    invariants: ['token-past-idle'],
+  },
   // --- regression guards: must pass today ---
   {
     name: 'ok: five tabs ask for a token at once with Web Locks: one token request, no replay (RF-2)',

@@ -29,6 +29,7 @@ import { createRng, hashSeed } from './prng.mjs'
  *   { do: 'net', kind: 'lost'|'5xx'|'429'|'400'|'401'|'slow', count }  next token responses
  *   { do: 'heal' }                        network and storage faults end
  *   { do: 'walljump', ms }                the wall clock is set by ms (negative: back)
+ *   { do: 'droprate', rate }              fallback channel message loss from now on (0..1)
  * Every command may carry `gap` (ms of virtual time run after it; default 20) and `r` (its own PRNG seed).
  */
 export async function runSchedule({ config = {}, commands, seed = 1, trace = false, final = true }) {
@@ -162,7 +163,7 @@ function exec(w, cmd) {
       if (awake) tab.start()
       break
     case 'sfault':
-      if (tab && tab.storage.faults) tab.storage.faults.push({ kind: cmd.kind, count: cmd.count ?? 1 })
+      if (tab) tab.storageFaults.push({ kind: cmd.kind, count: cmd.count ?? 1 })
       break
     case 'newer':
       w.after(0, null, 'a newer SDK writes a v2 record', () => w.store.set('session', { v: 2 }))
@@ -176,9 +177,9 @@ function exec(w, cmd) {
       w.after(0, null, 'storage evicted', () => {
         w.store.clear()
         for (const t of w.tabs) {
-          if (t.closed || t.storage.kind === 'memory') continue
+          if (t.closed) continue
           w.after(w.rng.int(0, 5), t, 'storage cleared notice', () => {
-            for (const l of [...t.storage.listeners]) l({ type: 'cleared' })
+            for (const a of t.adapters) if (!a.closed && !a.degraded) for (const l of [...a.listeners]) l({ type: 'cleared' })
           })
         }
       })
@@ -191,6 +192,9 @@ function exec(w, cmd) {
       break
     case 'heal':
       heal(w)
+      break
+    case 'droprate':
+      w.config.dropRate = cmd.rate
       break
     case 'walljump':
       w.wallOffset += cmd.ms
@@ -208,7 +212,13 @@ function heal(w) {
     if (o) o.to = w.t
     w.net.outageUntil = w.t
   }
-  for (const t of w.tabs) if (t.storage.faults) t.storage.faults = []
+  for (const t of w.tabs) t.storageFaults = []
+}
+
+/** Whether the tab that ended a sign-in was frozen, put in the bfcache or closed right after (before its sign-out finished). */
+function enderLeft(w, g) {
+  const ender = w.tabs[g.endedBy]
+  return !!ender && ender.goneAt !== undefined && ender.goneAt >= g.endedAt && ender.goneAt - g.endedAt < 1_000
 }
 
 /** Invariants checked after every step. */
@@ -222,11 +232,11 @@ function check(w) {
       const info = w.grantsByAt.get(snap.tokens.accessToken)
       const g = info && w.as.grants.get(info.grant)
       if (g && g.endedAt !== null && w.t - Math.max(g.endedAt, tab.awakeSince) > bound && tab.started) {
-        w.violation('signout-propagation', `tab${tab.id} still signed in to ${g.id} ${w.t - g.endedAt} ms after tab${g.endedBy} ended it (${g.endReason})`, { tab: tab.id, grant: g.id, key: `${tab.id}:${g.id}` })
+        w.violation('signout-propagation', `tab${tab.id} still signed in to ${g.id} ${w.t - g.endedAt} ms after tab${g.endedBy} ended it (${g.endReason})`, { tab: tab.id, grant: g.id, key: `${tab.id}:${g.id}`, enderLeft: enderLeft(w, g) })
       }
     }
     // Startup finishes.
-    if (snap.status === 'loading' && tab.started && w.t - Math.max(tab.openedAt, tab.awakeSince) > 30_000) {
+    if (snap.status === 'loading' && tab.started && !tab.destroyCalled && w.t - Math.max(tab.openedAt, tab.awakeSince) > 30_000) {
       w.violation('stuck-loading', `tab${tab.id} still loading ${w.t - tab.openedAt} ms after it opened`, { tab: tab.id, key: tab.id })
     }
     // destroy() leaves nothing running.
@@ -236,7 +246,8 @@ function check(w) {
       if (tab.timers.size) left.push(`${tab.timers.size} timer(s)`)
       if (tab.endpoint.listeners.size) left.push('channel listener')
       if (tab.pageListeners.size || tab.activityListeners.size) left.push('page listener')
-      if (tab.storage.listeners.size) left.push('storage listener')
+      if (tab.adapters.some((a) => a.listeners.size)) left.push('storage listener')
+      if (tab.adapters.some((a) => a.owned && !a.closed)) left.push('open IndexedDB adapter')
       if (w.lockHolder?.tab === tab || w.lockQueue.some((r) => r.tab === tab)) left.push('lock request')
       if (left.length) w.violation('destroy-leftovers', `tab${tab.id} after destroy(): ${left.join(', ')}`, { tab: tab.id })
     }
@@ -293,11 +304,13 @@ export function generate(seed, { maxTabs = 10, length = 40 } = {}) {
   const rng = createRng(`gen:${seed}`)
   const tabs = rng.int(1, Math.min(maxTabs, 4))
   const persist = rng.chance(0.25) ? 'memory' : 'indexeddb'
+  const storage = rng.chance(0.2) ? 'injected' : 'owned'
   const channel = persist === 'memory' ? 'native' : rng.chance(0.3) ? 'fallback' : 'native'
   const idle = rng.chance(0.5) ? { timeoutMs: rng.pick([60_000, 120_000, 300_000]), warningMs: 20_000 } : null
   const config = {
     tabs,
     persist,
+    storage,
     channel,
     dropRate: channel === 'fallback' ? rng.pick([0, 0, 0.05]) : 0,
     locks: rng.chance(0.3) ? 'lease' : 'web',
@@ -379,7 +392,10 @@ export function generate(seed, { maxTabs = 10, length = 40 } = {}) {
         if (rng.chance(0.3)) push({ do: 'net', kind: 'outage', ms: rng.pick([10_000, 60_000, 300_000]) })
         else push({ do: 'net', kind: rng.pick(['lost', '5xx', '429', '400', '401', 'slow']), count: rng.pick([1, 1, 3]) })
         break
-      case 'walljump':
+      case 'droprate':
+      w.config.dropRate = cmd.rate
+      break
+    case 'walljump':
         push({ do: 'walljump', ms: rng.pick([-60_000, -600_000, -3_600_000]) })
         break
       default:

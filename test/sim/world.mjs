@@ -13,7 +13,8 @@ const MAX_EVENTS_PER_RUN = 200_000
 /** Default configuration; a schedule overrides any of it. */
 export const DEFAULT_CONFIG = Object.freeze({
   tabs: 2, // tabs opened at start
-  persist: 'indexeddb', // or 'memory'
+  persist: 'indexeddb', // or 'memory' (the SDK's real memory storage)
+  storage: 'owned', // 'owned': the session creates (and closes) its simulated IndexedDB adapter itself; 'injected': SessionOptions.storage
   locks: 'web', // or 'lease'
   channel: 'native', // or 'fallback' (not in memory, delays, reorders, may drop)
   dropRate: 0, // fallback channel only
@@ -62,6 +63,7 @@ class World {
     this.as = new SimAS(this)
     this.net = { outageUntil: -1, faults: [], outages: [] }
     this.grantsByAt = new Map()
+    this.clockTabs = new WeakMap()
     this.trace = []
     this.keepTrace = false
   }
@@ -132,6 +134,12 @@ class World {
           }
         }),
       fetch: (input, init) => w.apiFetch(input, init),
+      createIndexedDBStorage(_name, clock) {
+        const tab = w.clockTabs.get(clock)
+        const adapter = new IdbAdapter(tab, true)
+        tab.adapters.push(adapter)
+        return adapter
+      },
       realTimerUsed() {
         w.violation('sim-internal', 'the SDK used a real timer')
         return 0
@@ -254,6 +262,7 @@ class World {
       if (to === from || to.closed || !to.endpoint.listeners.size) continue
       if (!native && this.rng.chance(this.config.dropRate)) {
         this.record(`drop ${message.type} -> tab${to.id}`)
+        this.drops = (this.drops ?? 0) + 1
         continue
       }
       let time
@@ -332,7 +341,9 @@ class Tab {
     this.grant = null
     this.snapshot = null
     this.everReady = false
-    this.storage = world.config.persist === 'memory' ? new MemoryAdapter(this) : new IdbAdapter(this)
+    this.storageFaults = [] // { kind, count }: the next storage operations of this tab fail
+    this.adapters = [] // every simulated IndexedDB adapter this tab's session used
+    if (world.config.persist !== 'memory' && world.config.storage === 'injected') this.adapters.push(new IdbAdapter(this, false))
     this.endpoint = new Endpoint(this)
   }
   create() {
@@ -370,6 +381,7 @@ class Tab {
         return () => void tab.activityListeners.delete(listener)
       },
     }
+    w.clockTabs.set(clock, tab)
     const refresh = w.sdk.oauth.refreshTokenGrant({ tokenEndpoint: TOKEN_ENDPOINT, clientId: 'spa', fetch: (url, init) => w.as.fetch(tab, url, init) })
     this.session = w.sdk.createSession({
       name: 'sim',
@@ -380,7 +392,7 @@ class Tab {
       ...(cfg.maxSessionMs && { maxSessionMs: cfg.maxSessionMs }),
       fetch: { allowedOrigins: [API] },
       clock,
-      storage: this.storage,
+      ...(cfg.persist === 'memory' ? { persist: 'memory' } : cfg.storage === 'injected' ? { storage: this.adapters[0] } : {}),
       sync: this.endpoint,
       locks: cfg.locks === 'web' ? w.lockPort(this) : false,
       page,
@@ -395,6 +407,13 @@ class Tab {
   }
   stopAll() {
     for (const stop of this.stops.splice(0)) stop()
+  }
+  /** The adapter in use (the last one created), or a stand-in for the SDK's own memory storage. */
+  get storage() {
+    return this.adapters[this.adapters.length - 1] ?? MEMORY_STAND_IN
+  }
+  get degradedEver() {
+    return this.adapters.some((a) => a.degraded)
   }
   get started() {
     return this.stops.length > 0
@@ -456,6 +475,7 @@ class Tab {
   }
   freeze(bfcache) {
     this.emitPage(bfcache ? 'pagehide' : 'freeze')
+    this.goneAt = this.w.t
     this.frozen = true
     this.bfcached = bfcache
   }
@@ -471,6 +491,7 @@ class Tab {
     for (const ev of held) if (!ev.cancelled) this.w.at(this.w.t, this, ev.label, ev.fn)
   }
   close() {
+    this.goneAt ??= this.w.t
     this.closed = true
     this.held = []
     this.w.releaseLocksOf(this)
@@ -485,12 +506,13 @@ class Tab {
  * degrades to an (empty) in-memory store with one `degraded` notice. Faults are injected per tab.
  */
 class IdbAdapter {
-  constructor(tab) {
+  constructor(tab, owned) {
     this.tab = tab
     this.w = tab.w
+    this.owned = owned
+    this.closed = false
     this.degraded = null
     this.listeners = new Set()
-    this.faults = [] // { kind, count }
     this.queue = Promise.resolve()
   }
   get kind() {
@@ -505,11 +527,15 @@ class IdbAdapter {
   attempt(name, key, apply, tries) {
     const w = this.w
     return new Promise((resolve, reject) => {
+      // Like the real adapter: once closed, every operation fails (its connection is gone).
+      if (this.closed) return reject(new w.sdk.SessionError('destroyed', 'closed'))
       w.after(w.rng.int(0, 3), this.tab, `idb ${name} ${key ?? ''}`, () => {
+        if (this.closed && !this.degraded) return reject(new w.sdk.SessionError('destroyed', 'closed'))
         if (this.degraded) return resolve(apply(this.degraded, true))
-        const fault = this.faults[0]
+        const faults = this.tab.storageFaults
+        const fault = faults[0]
         if (fault) {
-          if (--fault.count <= 0) this.faults.shift()
+          if (--fault.count <= 0) faults.shift()
           if (fault.kind === 'reject') return reject(Object.assign(new Error(`simulated ${name} failure`), { name: 'UnknownError' }))
           if (tries === 0) return resolve(this.attempt(name, key, apply, 1))
           this.degraded = new Map()
@@ -548,19 +574,14 @@ class IdbAdapter {
     this.listeners.add(listener)
     return () => void this.listeners.delete(listener)
   }
-  close() {}
+  close() {
+    this.closed = true
+    this.listeners.clear()
+  }
 }
 
-/** `persist: 'memory'`: this tab's own map (nothing shared). */
-class MemoryAdapter extends IdbAdapter {
-  constructor(tab) {
-    super(tab)
-    this.degraded = new Map()
-  }
-  get kind() {
-    return 'memory'
-  }
-}
+/** `persist: 'memory'` uses the SDK's real memory storage; the sim only needs to know its kind. */
+const MEMORY_STAND_IN = Object.freeze({ kind: 'memory', listeners: new Set(), degraded: null, closed: false })
 
 // --- channel endpoint ------------------------------------------------------------------------------------------
 class Endpoint {
