@@ -119,12 +119,6 @@ export const KNOWN_DEFECTS = [
     scenario: 'found: fallback channel drops a logout and nothing polls',
     match: (v, ctx) => ['signout-propagation', 'token-after-signout', 'converge'].includes(v.inv) && ctx.config.channel === 'fallback' && ctx.drops > 0,
   },
-  {
-    id: 'idle-check-bails',
-    reason: 'checkIdle() gives up when `current` is replaced by another object of the same sign-in during its storage read (the sign-in\'s own adopt racing a re-read, a refresh adopted from another tab); getAccessToken() awaited it and then hands out the token without re-checking the idle deadline',
-    scenario: 'found: getAccessToken() past the idle timeout when the idle check races an adopt',
-    match: (v, ctx) => v.inv === 'token-past-idle' && !has(ctx, 'walljump'),
-  },
 ]
 
 /** Facts about a run that the matchers look at. */

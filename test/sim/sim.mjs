@@ -289,7 +289,14 @@ async function settle(w) {
   for (const o of w.net.outages) {
     const span = o.to - o.from
     if (span < 20_000) continue
-    const attempts = w.as.requests.filter((r) => !r.onDemand && r.sentT >= o.from && r.sentT < o.to).length
+    // Per sign-in: a new sign-in during the outage rightly starts its own backoff.
+    const perGrant = new Map()
+    for (const r of w.as.requests) {
+      if (r.onDemand || r.sentT < o.from || r.sentT >= o.to) continue
+      const g = w.as.grantOf(r.rt)?.id ?? '?'
+      perGrant.set(g, (perGrant.get(g) ?? 0) + 1)
+    }
+    const attempts = Math.max(0, ...perGrant.values())
     const allowed = 3 + 2 * Math.ceil(Math.log2(1 + span / 1000))
     if (attempts > allowed) {
       w.violation('backoff-per-origin', `${attempts} background token-endpoint attempts during a ${span} ms outage (one tab's backoff: at most ${allowed}); ${live.length} tabs`)

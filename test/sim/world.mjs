@@ -88,6 +88,9 @@ class World {
   /** Runs every event due up to `t + ms`, draining microtasks after each. */
   async runFor(ms) {
     const until = this.t + ms
+    // Work started by the command (or the last event) may schedule port operations in microtasks: let
+    // it, before looking at the queue, or time would jump past them.
+    await drain()
     for (;;) {
       const top = this.heap[0]
       if (!top || top.time > until) break
@@ -110,7 +113,6 @@ class World {
       await drain()
     }
     this.t = until
-    await drain()
   }
 
   // --- ambient replacements (see bundle.mjs) -------------------------------------------------------------
