@@ -67,8 +67,13 @@ export function parseMessage(data: unknown): SyncMessage | null {
   const { type, from, epoch, at, reason, record } = m
   if (m.v !== 1 || !TYPES.includes(type as SyncMessageType) || !isId(from) || !(epoch === null || isId(epoch))) return null
   if (at !== undefined && !(typeof at === 'number' && Number.isFinite(at))) return null
-  if (reason !== undefined && !REASONS.includes(reason as LogoutReason)) return null
+  if (reason !== undefined && !isReason(reason)) return null
   return { v: 1, type: type as SyncMessageType, from: from as string, epoch: epoch as string | null, ...(at === undefined ? {} : { at: at as number }), ...(reason === undefined ? {} : { reason: reason as LogoutReason }), ...(record === undefined ? {} : { record }) }
+}
+
+/** Whether `value` is a {@link LogoutReason}. */
+export function isReason(value: unknown): value is LogoutReason {
+  return REASONS.includes(value as LogoutReason)
 }
 
 function isId(value: unknown): value is string {

@@ -131,8 +131,10 @@ export function isSessionError(value: unknown, code?: SessionErrorCode): value i
 
 /**
  * Wraps anything thrown by foreign code (a custom refresh function, fetch, IndexedDB) into a
- * SessionError. `secrets` are token values in scope: if the foreign error mentions one, the cause is
- * replaced by a copy that only keeps the error's name, so a token can never leak through `cause`.
+ * SessionError. A foreign cause is never kept as it is: an HTTP client's error can carry the request
+ * body (`refresh_token=…`) in its own properties, and circular objects defeat any scan. The cause becomes
+ * a plain copy with the original's name and message only, and the message goes too when it mentions one
+ * of the `secrets` (token values in scope). A SessionError with a foreign cause gets the same treatment.
  * @internal
  */
 export function toSessionError(
@@ -141,26 +143,32 @@ export function toSessionError(
   message: string,
   secrets: readonly (string | undefined)[] = [],
 ): SessionError {
-  if (error instanceof SessionError) return error
-  let cause = error
-  const text = safeText(error)
-  if (mentions(text, secrets)) {
-    cause = new Error(`${error instanceof Error ? error.name : typeof error} (redacted)`)
+  if (error instanceof SessionError) {
+    const cause: unknown = (error as { cause?: unknown }).cause
+    if ((cause === undefined || cause instanceof SessionError) && !mentions(`${error.message} ${error.description ?? ''}`, secrets)) return error
+    return new SessionError(error.code, mentions(error.message, secrets) ? 'redacted' : error.message, {
+      ...(cause !== undefined && { cause: cause instanceof SessionError ? toSessionError(cause, cause.code, cause.message, secrets) : scrub(cause, secrets) }),
+      ...(error.status !== undefined && { status: error.status }),
+      ...(error.oauthError !== undefined && !mentions(error.oauthError, secrets) && { oauthError: error.oauthError }),
+      ...(error.retryAfterMs !== undefined && { retryAfterMs: error.retryAfterMs }),
+      retryable: error.retryable,
+    })
   }
-  return new SessionError(code, message, { cause })
+  return new SessionError(code, message, { cause: scrub(error, secrets) })
 }
 
-function safeText(value: unknown): string {
-  try {
-    if (value instanceof Error) return `${value.name} ${value.message} ${value.stack ?? ''} ${safeText(value.cause)}`
-    return typeof value === 'string' ? value : JSON.stringify(value) ?? ''
-  } catch {
-    return ''
-  }
+/** A token-free stand-in for a foreign error: same built-in class and name, message only if clean. */
+function scrub(error: unknown, secrets: readonly (string | undefined)[]): Error {
+  const name = error instanceof Error ? error.name : typeof error
+  const text = error instanceof Error ? error.message : typeof error === 'string' ? error : ''
+  const Kind = [TypeError, RangeError, SyntaxError].find((k) => error instanceof Error && error.constructor === k) ?? Error
+  const copy = new Kind(mentions(text, secrets) ? `${name} (redacted)` : text.slice(0, 500))
+  if (copy.name !== name) copy.name = name
+  return copy
 }
 
 /**
- * True if `text` holds a 12-char slice (or the whole, for a shorter one) of any secret of 8+ chars.
+ * True if `text` holds any 12-char slice (or the whole, for a shorter one) of any secret of 8+ chars.
  * Used to keep token material out of causes and out of server-supplied strings echoed into errors.
  * @internal
  */
@@ -168,7 +176,8 @@ export function mentions(text: string, secrets: readonly (string | undefined)[])
   return secrets.some((s) => {
     if (!s || s.length < 8) return false
     const n = Math.min(12, s.length)
-    for (let i = 0; i + n <= s.length; i += 4) if (text.includes(s.slice(i, i + n))) return true
+    // Every offset: a 12-char fragment that starts anywhere in the secret counts.
+    for (let i = 0; i + n <= s.length; i++) if (text.includes(s.slice(i, i + n))) return true
     return false
   })
 }

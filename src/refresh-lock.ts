@@ -1,21 +1,13 @@
 import { SessionError } from './errors.js'
 import type { Clock, LockPort, TokenStorage } from './types.js'
 
-/** Runs `task` while holding the named cross-tab lock. */
-export type LockRunner = <T>(task: () => Promise<T>) => Promise<T>
+/** Runs `task` while holding the named cross-tab lock; `signal` abandons the wait. */
+export interface LockRunner {
+  <T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T>
+  /** Gives up a storage lease this tab holds (the page is going away); a no-op with Web Locks. */
+  release(): void
+}
 
-/**
- * The cross-tab refresh lock.
- *
- * - Web Locks where present: the browser releases the lock when the holding tab closes or crashes, so a
- *   dead tab never wedges the others.
- * - Otherwise, with shared storage: a lease record written with add-if-absent in one IndexedDB
- *   transaction; a lease older than `leaseMs` (a crashed holder) is taken over.
- * - Otherwise (no shared storage either): the in-tab single-flight is all there is.
- *
- * Waiting is bounded by `waitMs`, then `lock_timeout` (transient). Callers abort their work before
- * `leaseMs` runs out, so a lease never expires under a live holder.
- */
 export interface LockOptions {
   name: string
   /** Web Locks (or a stand-in); `false` forces the lease fallback; default `navigator.locks`. */
@@ -28,47 +20,84 @@ export interface LockOptions {
   leaseMs: number
 }
 
+interface Lease {
+  owner?: unknown
+  until?: unknown
+}
+
+/**
+ * The cross-tab refresh lock.
+ *
+ * - Web Locks where present: the browser releases the lock when the holding tab closes or crashes, so a
+ *   dead tab never wedges the others.
+ * - Otherwise, with shared storage that can update atomically: a lease record taken, taken over (when it
+ *   lapsed: a crashed holder) and released by compare-and-swap in one IndexedDB transaction each, so two
+ *   tabs can never both hold it; released on `pagehide` too.
+ * - Otherwise (no shared storage either): the in-tab single-flight is all there is.
+ *
+ * Waiting is bounded by `waitMs`, then `lock_timeout` (transient). Callers abort their work before
+ * `leaseMs` runs out, so a lease never lapses under a live holder.
+ */
 export function createLock({ name, locks: port, storage, shared, clock, waitMs, leaseMs }: LockOptions): LockRunner {
   const locks = port === false ? undefined : (port ?? (typeof navigator === 'object' ? (navigator.locks as LockPort | undefined) : undefined))
   const timeout = () => new SessionError('lock_timeout', 'lock wait timed out')
+  const gone = () => new SessionError('destroyed', 'destroyed')
   if (locks?.request) {
-    return (task) => {
+    const run = <T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> => {
       // A tab that shares nothing with other tabs has nothing to coordinate.
       if (!shared()) return task()
+      if (signal?.aborted) return Promise.reject(gone())
       const controller = new AbortController()
-      const cancel = clock.setTimeout(() => controller.abort(), waitMs)
-      return (
-        locks.request(name, { mode: 'exclusive', signal: controller.signal }, () => {
+      const cancel = clock.setTimeout(() => controller.abort(timeout()), waitMs)
+      const quit = () => controller.abort(gone())
+      signal?.addEventListener('abort', quit)
+      return locks
+        .request(name, { mode: 'exclusive', signal: controller.signal }, () => {
           cancel()
+          signal?.removeEventListener('abort', quit)
           return task()
         })
-      )
         .catch((error: unknown) => {
-          throw controller.signal.aborted && (error as Error)?.name === 'AbortError' ? timeout() : error
+          throw controller.signal.aborted ? controller.signal.reason : error
         })
-        .finally(cancel)
+        .finally(() => {
+          cancel()
+          signal?.removeEventListener('abort', quit)
+        })
     }
+    return Object.assign(run, { release() {} })
   }
   const id = Math.random().toString(36).slice(2)
-  return async (task) => {
+  let held: TokenStorage | null = null
+  const free = (store: TokenStorage) => store.update!('lock', (lease) => ((lease as Lease | undefined)?.owner === id ? undefined : lease))
+  const run = async <T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> => {
     const store = storage()
-    if (!shared() || store.kind === 'memory' || !store.add) return task()
+    if (!shared() || store.kind === 'memory' || !store.update) return task()
     const deadline = clock.now() + waitMs
     for (let attempt = 0; ; attempt++) {
+      if (signal?.aborted) throw gone()
       if (clock.now() > deadline || attempt > 200) throw timeout()
-      const mine = { owner: id, until: clock.now() + leaseMs }
-      const held = (await store.add('lock', mine)) as { owner?: unknown; until?: unknown } | undefined
-      if (held?.owner === id) break
-      if (typeof held?.until !== 'number' || held.until < clock.now()) {
-        await store.set('lock', null) // stale lease from a crashed tab
-        continue
-      }
+      const now = clock.now()
+      // Compare-and-swap: take the lease only if it is free or lapsed, in one transaction.
+      const lease = (await store.update('lock', (current) => {
+        const c = current as Lease | undefined
+        return c == null || c.owner === id || typeof c.until !== 'number' || c.until < now ? { owner: id, until: now + leaseMs } : current
+      })) as Lease | undefined
+      if (lease?.owner === id) break
       await new Promise<void>((resolve) => clock.setTimeout(resolve, 25 + Math.random() * 75))
     }
+    held = store
     try {
       return await task()
     } finally {
-      await store.set('lock', null).catch(() => {})
+      held = null
+      // Released only if still ours: a lease that lapsed and was taken over stays with its new owner.
+      await free(store).catch(() => {})
     }
   }
+  return Object.assign(run, {
+    release() {
+      if (held) void free(held).catch(() => {})
+    },
+  })
 }

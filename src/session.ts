@@ -1,6 +1,6 @@
-import { createBroadcastSync, parseMessage } from './cross-tab.js'
+import { createBroadcastSync, isReason, parseMessage } from './cross-tab.js'
 import { createEmitter } from './emitter.js'
-import { SessionError, toSessionError } from './errors.js'
+import { SessionError, toSessionError, type SessionErrorCode } from './errors.js'
 import { createLock } from './refresh-lock.js'
 import { createBrowserPage } from './page-lifecycle.js'
 import { createStore } from './store.js'
@@ -21,12 +21,15 @@ import type {
 } from './types.js'
 
 const MAX_TOKEN = 16 * 1024
-const DEFAULT_ACTIVITY_EVENTS = ['pointerdown', 'pointermove', 'keydown', 'wheel', 'touchstart', 'scroll', 'visibilitychange']
+// Not 'scroll': script-driven scrolling (an auto-scrolling log) fires trusted scroll events too.
+const DEFAULT_ACTIVITY_EVENTS = ['pointerdown', 'pointermove', 'keydown', 'wheel', 'touchstart', 'visibilitychange']
 /** Minimum spacing of proactive refreshes, and the cap per minute (TM-6). */
 const MIN_REFRESH_GAP = 5_000
 const MAX_REFRESH_PER_MIN = 12
 const MAX_BACKOFF = 5 * 60_000
 const CLOCK_JUMP = 30_000
+/** Codes a shared failure record may carry (it is read from storage: untrusted). */
+const TRANSIENT_CODES = ['network', 'timeout', 'server_error', 'rate_limited', 'invalid_token_response', 'lock_timeout']
 
 /** The persisted session record (encrypted at rest by the IndexedDB adapter). */
 interface Persisted {
@@ -39,6 +42,20 @@ interface Persisted {
   /** Refresh generation within this sign-in: orders token sets without trusting clocks. */
   gen: number
   tokens: TokenSet
+  /**
+   * The last failed refresh attempt of these tokens, shared by every tab so that an outage costs one
+   * token-endpoint attempt per backoff step for the whole origin, whatever the number of tabs.
+   */
+  fail?: Fail
+}
+interface Fail {
+  /** Consecutive failures. */
+  n: number
+  /** When the attempt failed (epoch ms). */
+  at: number
+  /** No attempt before this instant (epoch ms), unless asked for explicitly. */
+  until: number
+  code: SessionErrorCode
 }
 
 const signedOut = () => new SessionError('not_authenticated', 'signed out')
@@ -122,6 +139,16 @@ export function createSession(options: SessionOptions = {}): Session {
   let detach: (() => void)[] = []
   let syncing: Promise<void> | null = null
   let syncAgain = false
+  /** destroy() has begun: no new refresh request or lock wait starts. */
+  let closing = false
+  /** Aborts lock waits when the session is destroyed. */
+  const lockAbort = new AbortController()
+  /** Bumped by stop(): work of an earlier start (a hydration still reading) is ignored. */
+  let runs = 0
+  /** A sibling keeps its session in memory (it said hello): login/refresh messages carry the record. */
+  let memorySiblings = false
+  /** The tokens the snapshot shows: never the refresh token or the ID token. */
+  let view: TokenSet | null = null
 
   const getStorage = (): TokenStorage => {
     // Work still finishing after destroy() (a wipe behind the lock) must not reopen the database.
@@ -131,7 +158,11 @@ export function createSession(options: SessionOptions = {}): Session {
       const unlisten = storage.listen?.((notice) => {
         if (notice.type === 'cleared') {
           if (current) void end('storage-cleared', true, false)
-        } else events.emit(notice.type === 'degraded' ? 'storage-degraded' : 'warning', { error: notice.error })
+        } else {
+          events.emit(notice.type === 'degraded' ? 'storage-degraded' : 'warning', { error: notice.error })
+          // This tab can no longer re-read siblings' rotations: from now on they send it their records.
+          if (notice.type === 'degraded') post('hello')
+        }
       })
       if (unlisten) detach.push(unlisten)
     }
@@ -145,7 +176,7 @@ export function createSession(options: SessionOptions = {}): Session {
   const post = (type: SyncMessage['type'], extra?: Partial<SyncMessage>) => {
     if (o.sync === false || destroyed || !starts) return
     channel ??= o.sync ?? createBroadcastSync(name)
-    const share = channel.inMemory && current && (type === 'login' || type === 'refresh') && getStorage().kind === 'memory'
+    const share = channel.inMemory && current && (type === 'login' || type === 'refresh') && (memorySiblings || getStorage().kind === 'memory')
     channel.post({ v: 1, type, from: tabId, epoch: current?.epoch ?? null, ...extra, ...(share ? { record: current } : {}) })
   }
   // Tabs share a refresh token through storage, or through messages when storage is per tab.
@@ -178,23 +209,23 @@ export function createSession(options: SessionOptions = {}): Session {
     const idleState: IdleState = warningAt === null ? ACTIVE : Object.freeze({ phase: 'warning', logoutAt: warningAt })
     if (
       prev.status === 'authenticated' &&
-      prev.tokens === current.tokens &&
+      prev.tokens === view &&
       prev.refreshing === refreshing &&
       prev.refreshError === refreshError &&
       prev.authenticatedAt === current.authAt &&
       (prev.idle.phase === 'active' ? warningAt === null : prev.idle.logoutAt === warningAt)
     )
       return
-    store.set(Object.freeze({ status: 'authenticated', tokens: current.tokens, refreshing, refreshError, idle: idleState, authenticatedAt: current.authAt }))
+    store.set(Object.freeze({ status: 'authenticated', tokens: view as TokenSet, refreshing, refreshError, idle: idleState, authenticatedAt: current.authAt }))
   }
 
   // --- persistence -----------------------------------------------------------------------------------------
   /** Writes the record; `null` wipes everything and leaves a token-free tombstone saying why. */
-  const save = async (record: Persisted | null, why?: LogoutReason) => {
+  const save = async (record: Persisted | null, why?: LogoutReason, only?: string) => {
     try {
       const s = getStorage()
       if (record) await s.set('session', record)
-      else {
+      else if (only === undefined || (readRecord(await s.get('session'))?.epoch ?? only) === only) {
         await s.clear()
         // Tabs that notice the sign-out by reading storage (not through a message) learn the reason here.
         await s.set('session', { v: 1, ended: why })
@@ -212,8 +243,8 @@ export function createSession(options: SessionOptions = {}): Session {
       return current // storage broken: memory is the truth
     }
     if (raw == null) return null
-    const ended = (raw as { ended?: LogoutReason }).ended
-    if (ended) return ended
+    const ended = (raw as { ended?: unknown }).ended
+    if (isReason(ended)) return ended
     const v = (raw as { v?: unknown }).v
     if (typeof v === 'number' && v > 1) {
       // Written by a newer sessionkeeper: never overwrite it; this tab keeps its session in memory (DB-2).
@@ -221,6 +252,7 @@ export function createSession(options: SessionOptions = {}): Session {
       storage = createMemoryStorage()
       if (current) await storage.set('session', current)
       events.emit('storage-degraded', { error: new SessionError('storage_version_newer', 'using memory') })
+      post('hello')
       return current
     }
     const record = readRecord(raw)
@@ -238,7 +270,12 @@ export function createSession(options: SessionOptions = {}): Session {
       refreshError = null
       failures = 0
       retryAt = null
+      view = Object.freeze({ accessToken: record.tokens.accessToken, expiresAt: record.tokens.expiresAt, ...pick(record.tokens) })
     }
+    // Another tab's failed attempt: this tab waits for the same backoff step (one attempt per step).
+    if (!changed && record.fail && retryAt !== Infinity) retryAt = Math.max(retryAt ?? 0, record.fail.until)
+    // Per-sign-in state of the authorizer (a cached DPoP key) belongs to the sign-in being replaced.
+    if (isNew && current) o.fetch?.authorizer?.clear?.()
     if (isNew) {
       warningAt = null
       lastActivity = Math.max(lastActivity, record.authAt)
@@ -252,7 +289,10 @@ export function createSession(options: SessionOptions = {}): Session {
     else if (changed) events.emit('refresh', { expiresAt: record.tokens.expiresAt, remote })
   }
 
-  /** Signs out in this tab; `broadcast` tells the others, `wipe` clears storage. */
+  /**
+   * Signs out in this tab. `wipe` clears storage: a remote sign-out (told by another tab) wipes only
+   * while storage still holds that sign-in, so it never erases a newer one.
+   */
   const end = async (why: LogoutReason, remote: boolean, wipe = !remote, locked = false) => {
     version++
     const had = current
@@ -268,7 +308,10 @@ export function createSession(options: SessionOptions = {}): Session {
     // only then are the other tabs told, so their re-read finds the wipe.
     publish()
     schedule()
-    const wiped = wipe ? (locked ? save(null, why) : exclusive(() => save(null, why))) : undefined
+    const only = remote ? had?.epoch : undefined
+    const wiped = wipe ? (locked ? save(null, why, only) : exclusive(() => save(null, why, only))) : undefined
+    // Storage that degraded to memory: the database may still hold this sign-in (reload would restore it).
+    if (had && !remote && degraded()) void wipeDisk(had.epoch, why)
     if (had) {
       o.fetch?.authorizer?.clear?.()
       events.emit('logout', { reason: why, remote })
@@ -280,7 +323,23 @@ export function createSession(options: SessionOptions = {}): Session {
       }
     }
     await wiped
-    if (!remote) post('logout', { reason: why, epoch: null })
+    if (!remote) post('logout', { reason: why, epoch: had?.epoch ?? null })
+  }
+  /** The default IndexedDB storage has degraded to memory in this tab. */
+  const degraded = () => !o.storage && o.persist !== 'memory' && getStorage().kind === 'memory'
+  /** Best effort: a fresh connection wipes the database if it still holds the sign-in that ended. */
+  const wipeDisk = async (epoch: string, why: LogoutReason) => {
+    const disk = createIndexedDBStorage(name, clock)
+    try {
+      if (readRecord(await disk.get('session'))?.epoch === epoch && disk.kind !== 'memory') {
+        await disk.clear()
+        await disk.set('session', { v: 1, ended: why })
+      }
+    } catch {
+      // Still unusable: nothing more can be done from this tab.
+    } finally {
+      disk.close()
+    }
   }
 
   /** Re-reads storage and reconciles (other tab logged in/out/refreshed). Coalesces bursts of messages. */
@@ -332,24 +391,36 @@ export function createSession(options: SessionOptions = {}): Session {
       return
     }
     if (m.type === 'hello') {
-      if (current && getStorage().kind === 'memory') post('login', { epoch: current.epoch })
+      // A tab that keeps its session in memory (by choice or degraded) cannot read ours from storage.
+      memorySiblings = true
+      if (current) post('login', { epoch: current.epoch })
       return
     }
     if (m.type === 'warning') return evaluate()
+    if (m.type === 'logout' && current && m.epoch === current.epoch) {
+      // That sign-in is over in every tab, whatever this tab's storage still says (memory, degraded).
+      void end(m.reason ?? 'user', true, true)
+      return
+    }
     const record = m.record !== undefined && channel?.inMemory ? readRecord(m.record) : null
-    if (record && (!current || (newer(record, current)))) {
+    if (record && (!current || newer(record, current))) {
       // A newer record from a tab whose storage cannot hold it: take it, and try to persist it here.
       adopt(record, true)
       void save(record)
       return
     }
+    // Storage here cannot show a sibling's rotation: ask for the record instead of keeping a spent one.
+    if (!record && (m.type === 'login' || m.type === 'refresh') && channel?.inMemory && getStorage().kind === 'memory') post('hello')
     void sync(m)
   }
 
   // --- idle -----------------------------------------------------------------------------------------------
+  /** The wall clock was set back behind the last activity: readings from now on start over. */
+  const setBack = () => lastActivity > clock.now()
   const noteActivity = (at: number, extend: boolean) => {
-    if (at <= lastActivity && !extend) return
-    if (at > lastActivity) {
+    const back = setBack()
+    if (at <= lastActivity && !extend && !back) return
+    if (at > lastActivity || back) {
       lastActivity = at
       activityMono = mono() - (clock.now() - at)
     } else if (extend) activityMono = Math.max(activityMono, mono() - (clock.now() - at))
@@ -366,10 +437,10 @@ export function createSession(options: SessionOptions = {}): Session {
     const now = clock.now()
     if (warningAt !== null && !extend && !idle?.activityEndsWarning) return
     // Cheap path: at most one state update per second however fast events come.
-    if (!extend && now - lastActivity < 1000) return
+    if (!extend && now - lastActivity < 1000 && now >= lastActivity) return
     noteActivity(now, extend)
     post(extend ? 'extend' : 'activity', { at: now }) // at most once a second: the gate above
-    if (extend || now - lastSavedActivity >= 5000) {
+    if (extend || now - lastSavedActivity >= 5000 || now < lastSavedActivity) {
       lastSavedActivity = now
       getStorage().set('activity', { v: 1, epoch: current.epoch, at: now }).catch(() => {})
     }
@@ -379,10 +450,13 @@ export function createSession(options: SessionOptions = {}): Session {
    * frozen, in the bfcache, or throttled), so first read the shared last-activity record.
    */
   let idleCheck: Promise<void> | null = null
-  /** The last activity any tab recorded for this sign-in (untrusted: validated, never in the future). */
+  /**
+   * The last activity any tab recorded for this sign-in (untrusted: validated). One in the future was
+   * written before the wall clock was set back: it is no evidence of activity since.
+   */
   const storedActivity = async (r: Persisted): Promise<number | undefined> => {
     const act = (await getStorage().get('activity').catch(() => undefined)) as { epoch?: unknown; at?: unknown } | undefined
-    return act?.epoch === r.epoch && typeof act.at === 'number' && Number.isFinite(act.at) ? Math.min(act.at, clock.now()) : undefined
+    return act?.epoch === r.epoch && typeof act.at === 'number' && act.at <= clock.now() ? act.at : undefined
   }
   const checkIdle = (): Promise<void> =>
     (idleCheck ??= (async () => {
@@ -390,7 +464,7 @@ export function createSession(options: SessionOptions = {}): Session {
       if (!idle || !r) return
       const at = await storedActivity(r)
       if (current !== r) return
-      if (at !== undefined && at > lastActivity) noteActivity(at, true)
+      if (at !== undefined && (at > lastActivity || setBack())) noteActivity(at, true)
       const now = clock.now()
       const logoutAt = now + idle.timeoutMs - idleElapsed()
       if (now >= logoutAt) {
@@ -416,7 +490,8 @@ export function createSession(options: SessionOptions = {}): Session {
 
   /** Re-checks every deadline against the wall clock; arms one timer for the next one. Idempotent. */
   const evaluate = (): void => {
-    if (destroyed || !starts || !current) return schedule()
+    // Deadlines apply before start() and after the last stop too: getAccessToken() runs this first.
+    if (destroyed || !current) return schedule()
     const now = clock.now()
     const steady = clock.monotonic?.()
     const drift = steady !== undefined && lastMono ? now - lastWall - (steady - lastMono) : 0
@@ -432,7 +507,7 @@ export function createSession(options: SessionOptions = {}): Session {
     if (idle && (idleFor >= idle.timeoutMs || (warningAt === null && idleFor >= idle.timeoutMs - warningMs))) {
       void checkIdle()
     }
-    if (o.refresh && r.tokens.refreshToken && !inflight && retryAt === null && !hidden() && now >= r.tokens.expiresAt - leadFor(r)) {
+    if (starts && o.refresh && r.tokens.refreshToken && !inflight && retryAt === null && !hidden() && now >= r.tokens.expiresAt - leadFor(r)) {
       background()
     }
     schedule()
@@ -463,7 +538,8 @@ export function createSession(options: SessionOptions = {}): Session {
   const onTimer = () => {
     if (retryAt !== null && clock.now() >= retryAt) {
       retryAt = null
-      if (current) background(true)
+      // If another tab already tried in this backoff step, its shared record says so.
+      if (current) background(false, true)
     }
     evaluate()
   }
@@ -471,35 +547,51 @@ export function createSession(options: SessionOptions = {}): Session {
   const hidden = () => page?.hidden() ?? false
 
   // --- refresh ---------------------------------------------------------------------------------------------
-  const background = (force = false) => {
-    refreshNow(force).catch(() => {}) // failures are reported through refresh-error and the snapshot
+  const background = (force = false, retry = false) => {
+    refreshNow(force, retry).catch(() => {}) // failures are reported through refresh-error and the snapshot
   }
 
-  const refreshNow = (force: boolean): Promise<TokenSet> =>
-    (inflight ??= Promise.resolve().then(() => run(force)).finally(() => {
+  /**
+   * `force`: refresh even if the token is not due, and even inside the shared backoff step unless
+   * another tab failed after we asked (explicit refresh(), back online). `retry`: a backoff step ended:
+   * refresh even if not due, unless another tab already tried in this step.
+   */
+  const refreshNow = (force: boolean, retry = false): Promise<TokenSet> =>
+    (inflight ??= Promise.resolve().then(() => run(force, retry)).finally(() => {
       inflight = null
       refreshing = false
       publish()
       schedule()
     }))
 
-  const run = async (force: boolean): Promise<TokenSet> => {
-    if (destroyed) throw gone()
+  const run = async (force: boolean, retry: boolean): Promise<TokenSet> => {
+    if (destroyed || closing) throw gone()
     if (!current) throw signedOut()
     const refresh = o.refresh
     if (!refresh || !current.tokens.refreshToken) throw new SessionError('refresh_unavailable', 'cannot refresh')
     const startEpoch = current.epoch
     const startVersion = version
     const seen = current.tokens.accessToken
+    const asked = clock.now()
+    /** When the next attempt is due, from the failure record every tab shares. */
+    let until: number | undefined
     refreshing = true
     publish()
     try {
       return await withLock(async () => {
         // Another tab may have refreshed (or logged out) while we waited: adopt what is stored (RF-3).
         await sync()
+        if (closing) throw gone()
         const r = current as Persisted | null
         if (!r || r.epoch !== startEpoch || version !== startVersion) throw signedOut()
-        if (r.tokens.accessToken !== seen || (!force && clock.now() < r.tokens.expiresAt - leadFor(r))) return r.tokens
+        if (r.tokens.accessToken !== seen || (!force && !retry && clock.now() < r.tokens.expiresAt - leadFor(r))) return r.tokens
+        // One attempt per backoff step for the whole origin: another tab failed since we asked, or the
+        // step is not over (unless the app asked explicitly).
+        const f = r.fail
+        if (f && (f.at >= asked || (!force && clock.now() < f.until))) {
+          until = f.until
+          throw new SessionError(f.code, 'refresh failed (another tab)', { retryable: true })
+        }
         const now = clock.now()
         recent = recent.filter((t) => t > now - 60_000)
         if (recent.length >= MAX_REFRESH_PER_MIN) throw new SessionError('refresh_loop_detected', 'too many refreshes', { retryable: true })
@@ -516,9 +608,22 @@ export function createSession(options: SessionOptions = {}): Session {
         } catch (error) {
           if (current?.epoch !== startEpoch) throw signedOut()
           const e = toSessionError(error, 'server_error', 'refresh failed', [r.tokens.accessToken, r.tokens.refreshToken, r.tokens.idToken])
+          // A 400/401 without an OAuth error body (some providers answer every failed refresh so) ends the
+          // session once the access token has expired; before that it is retried like any transient error.
+          const dead = e.code === 'reauth_required' || (e.code === 'server_error' && !e.oauthError && (e.status === 400 || e.status === 401) && clock.now() >= r.tokens.expiresAt)
           // Wipe before the lock is released, so no other tab re-sends the rejected refresh token.
-          if (e.code === 'reauth_required') await end('reauth-required', false, true, true)
-          throw e
+          if (dead) await end('reauth-required', false, true, true)
+          else if (e.retryable && current === r) {
+            // Shared before the lock is released: the next holder sees this step is taken.
+            const n = (r.fail?.n ?? 0) + 1
+            const t = clock.now()
+            until = t + Math.max(e.retryAfterMs ?? 0, Math.random() * Math.min(MAX_BACKOFF, 1000 * 2 ** n))
+            const failed: Persisted = { ...r, fail: { n, at: t, until, code: TRANSIENT_CODES.includes(e.code) ? e.code : 'server_error' } }
+            await save(failed)
+            if (current === r) current = failed
+            post('refresh')
+          }
+          throw dead && e.code !== 'reauth_required' ? new SessionError('reauth_required', 'refresh token rejected', { cause: e }) : e
         } finally {
           cancel()
           abortRefresh = null
@@ -533,6 +638,12 @@ export function createSession(options: SessionOptions = {}): Session {
           loopWarned = true
           events.emit('warning', { error: new SessionError('refresh_loop_detected', 'tokens expire too soon') })
         }
+        // Fenced: a holder whose lease lapsed (a frozen page) never overwrites a newer generation.
+        const stored = await load()
+        if (typeof stored === 'object' && stored && stored.epoch === startEpoch && stored.gen > r.gen) {
+          adopt(stored, true)
+          return stored.tokens
+        }
         const record: Persisted = { v: 1, epoch: startEpoch, authAt: r.authAt, at: clock.now(), gen: r.gen + 1, tokens }
         // Commit before the lock is released, so the next holder reads the rotated refresh token (RF-4).
         await save(record)
@@ -541,14 +652,14 @@ export function createSession(options: SessionOptions = {}): Session {
         adopt(record, false)
         post('refresh')
         return tokens
-      })
+      }, lockAbort.signal)
     } catch (error) {
       const e = toSessionError(error, 'server_error', 'refresh failed')
       if (e.code !== 'reauth_required' && current?.epoch === startEpoch && e.code !== 'not_authenticated' && e.code !== 'destroyed') {
         failures++
         // Not retryable (configuration, oauth_error): automatic refresh stops (Infinity) until a new sign-in,
         // tokens from another tab, or an explicit refresh(); the access token stays usable until it expires.
-        retryAt = e.retryable ? clock.now() + Math.max(e.retryAfterMs ?? 0, Math.random() * Math.min(MAX_BACKOFF, 1000 * 2 ** failures)) : Infinity
+        retryAt = e.retryable ? (until ?? clock.now() + Math.max(e.retryAfterMs ?? 0, Math.random() * Math.min(MAX_BACKOFF, 1000 * 2 ** failures))) : Infinity
         refreshError = e
         publish()
         events.emit('refresh-error', { error: e, retryAt: e.retryable ? retryAt : null })
@@ -563,6 +674,8 @@ export function createSession(options: SessionOptions = {}): Session {
     // on pageshow/resume has landed, getAccessToken() waits for it (XT-7, XT-8).
     if (event === 'pagehide' || event === 'freeze') {
       stale = true
+      // A storage lease held by a page that may never come back would stall the other tabs until it lapses.
+      if (event === 'pagehide') withLock.release()
       return
     }
     if (event === 'online' && retryAt !== null && retryAt < Infinity) {
@@ -575,7 +688,10 @@ export function createSession(options: SessionOptions = {}): Session {
 
   const hydrate = (): Promise<void> =>
     (hydrated ??= (async () => {
+      const run = runs
       const record = await load()
+      // Stopped meanwhile (React StrictMode: start, stop, start): the next start's own read decides.
+      if (run !== runs) return
       if (destroyed || current) return publish()
       if (typeof record === 'object' && record) {
         lastActivity = (await storedActivity(record)) ?? lastActivity
@@ -611,14 +727,23 @@ export function createSession(options: SessionOptions = {}): Session {
   }
 
   const stop = () => {
+    runs++
     cancelTimer()
     cancelTimer = () => {}
     for (const fn of detach.splice(0)) fn()
-    // An injected storage belongs to the app (it may start this session again): only close our own.
-    if (storage !== o.storage) storage?.close()
-    storage = null
     hydrated = null
-    abortRefresh?.abort(gone())
+    // A refresh whose request is out must still commit the rotated refresh token (other tabs would
+    // replay the spent one): storage closes once it and pending writes have settled.
+    const s = storage
+    const close = () => {
+      // An injected storage belongs to the app (it may start this session again): only close our own.
+      if (s !== o.storage) s?.close()
+      if (storage === s) storage = null
+    }
+    if (!inflight && !writes.size) return close()
+    void Promise.allSettled([inflight, ...writes]).then(() => {
+      if (!starts || destroyed) close()
+    })
   }
 
   // --- public API -------------------------------------------------------------------------------------------
@@ -668,7 +793,8 @@ export function createSession(options: SessionOptions = {}): Session {
     async getAccessToken() {
       if (destroyed) return null
       if (store.get().status === 'loading') await (starts ? session.ready() : hydrate())
-      else if (stale || syncing) await sync()
+      // Not started (or stopped): no channel tells this instance about other tabs, so read storage first.
+      else if (stale || syncing || !starts) await sync()
       // Idle/absolute deadlines first: never hand out a token of a session that should be over (ID-6).
       evaluate()
       if (idle && current && idleElapsed() >= idle.timeoutMs) await checkIdle()
@@ -691,7 +817,8 @@ export function createSession(options: SessionOptions = {}): Session {
         throw error
       }
     },
-    refresh: () => refreshNow(true),
+    // The snapshot's view: refresh tokens never leave the SDK.
+    refresh: () => refreshNow(true).then(() => view ?? Promise.reject(signedOut())),
     async fetch(input, init) {
       const request = new Request(input, init)
       const allowed = o.fetch?.allowedOrigins ?? (typeof location === 'object' ? [location.origin] : [])
@@ -725,14 +852,16 @@ export function createSession(options: SessionOptions = {}): Session {
     on: (type, handler) => events.on(type, handler),
     destroy() {
       return (destroying ??= (async () => {
-        // A sign-out's wipe still waiting for the lock must land before the database closes.
-        await Promise.allSettled([...writes])
-        const wait = inflight
+        // No new request or lock wait from now on; a refresh still waiting for the lock gives up.
+        closing = true
+        lockAbort.abort()
+        // A sign-out's wipe still waiting for the lock, and a refresh whose request is out (its rotated
+        // refresh token must be committed, or other tabs replay the spent one), land before the database closes.
+        await Promise.allSettled([...writes, inflight])
         stop()
         destroyed = true
         starts = 0
         events.clear()
-        await wait?.catch(() => {})
       })())
     },
   }
@@ -742,7 +871,7 @@ export function createSession(options: SessionOptions = {}): Session {
 // --- validation ----------------------------------------------------------------------------------------------
 
 function validateOptions(o: SessionOptions): SessionOptions {
-  const bad = (what: string) => {
+  const bad = (what: string): never => {
     throw new TypeError(`createSession: invalid ${what}`)
   }
   if (typeof o !== 'object' || o === null) bad('options')
@@ -753,7 +882,20 @@ function validateOptions(o: SessionOptions): SessionOptions {
   if (o.name !== undefined && !/^[\w.:-]{1,64}$/.test(o.name)) bad('name')
   if (o.persist !== undefined && o.persist !== 'indexeddb' && o.persist !== 'memory') bad('persist')
   if (o.refresh !== undefined && typeof o.refresh !== 'function') bad('refresh')
-  return o
+  const allowed = o.fetch?.allowedOrigins
+  if (allowed === undefined) return o
+  // An array of origins, compared exactly after normalisation (a string here would match substrings).
+  if (!Array.isArray(allowed)) bad('fetch.allowedOrigins (an array of origins)')
+  const origins = allowed.map((origin: unknown) => {
+    try {
+      const url = new URL(origin as string)
+      if (url.origin !== 'null' && (url.protocol === 'https:' || url.protocol === 'http:')) return url.origin
+    } catch {
+      // reported below
+    }
+    return bad(`fetch.allowedOrigins entry ${JSON.stringify(String(origin)).slice(0, 80)}`)
+  })
+  return { ...o, fetch: { ...o.fetch, allowedOrigins: origins } }
 }
 
 /**
@@ -795,16 +937,23 @@ function readRecord(raw: unknown): Persisted | null {
   const r = raw as Record<string, unknown>
   const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v)
   if (r.v !== 1 || typeof r.epoch !== 'string' || r.epoch.length > 64 || !num(r.authAt) || !num(r.at)) return null
+  const f = r.fail as Record<string, unknown> | undefined
+  const fail = f && typeof f === 'object' && num(f.n) && num(f.at) && num(f.until) && typeof f.code === 'string' ? { n: f.n as number, at: f.at as number, until: f.until as number, code: (TRANSIENT_CODES.includes(f.code) ? f.code : 'server_error') as SessionErrorCode } : undefined
   try {
-    return { v: 1, epoch: r.epoch, authAt: r.authAt as number, at: r.at as number, gen: num(r.gen) ? (r.gen as number) : 0, tokens: checkTokens(r.tokens, r.at as number, 'invalid_token_response') }
+    return { v: 1, epoch: r.epoch, authAt: r.authAt as number, at: r.at as number, gen: num(r.gen) ? (r.gen as number) : 0, tokens: checkTokens(r.tokens, r.at as number, 'invalid_token_response'), ...(fail && { fail }) }
   } catch {
     return null
   }
 }
 
-/** Whether `a` supersedes `b`: a later sign-in, or a later refresh of the same sign-in. */
+/** Whether `a` supersedes `b`: a later sign-in, a later refresh of the same sign-in, or a later failure of it. */
 function newer(a: Persisted, b: Persisted): boolean {
-  return a.epoch !== b.epoch ? a.authAt >= b.authAt : a.gen > b.gen
+  return a.epoch !== b.epoch ? a.authAt >= b.authAt : a.gen > b.gen || (a.gen === b.gen && (a.fail?.at ?? 0) > (b.fail?.at ?? 0))
+}
+
+/** The optional token fields the snapshot may show. */
+function pick(t: TokenSet): Partial<TokenSet> {
+  return { ...(t.scope && { scope: t.scope }), ...(t.tokenType && { tokenType: t.tokenType }) }
 }
 
 function randomId(): string {

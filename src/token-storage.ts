@@ -22,6 +22,12 @@ export function createMemoryStorage(): TokenStorage {
       if (data.get(key) == null) data.set(key, value)
       return data.get(key)
     },
+    async update(key, fn) {
+      const next = fn(data.get(key))
+      if (next === undefined) data.delete(key)
+      else data.set(key, next)
+      return next
+    },
     clear: async () => data.clear(),
     close() {},
   }
@@ -202,12 +208,25 @@ export function createIndexedDBStorage(name: string, clock: Clock): TokenStorage
         },
         (memory) => memory.add!(storageKey, value),
       ),
+    update: (storageKey, fn) =>
+      run(
+        async (db) => {
+          encodeSync(storageKey, null)
+          const tx = db.transaction(STORE, 'readwrite')
+          const next = fn(await tx.store.get(storageKey))
+          await (next === undefined ? tx.store.delete(storageKey) : tx.store.put(next, storageKey))
+          await tx.done
+          return next
+        },
+        (memory) => memory.update!(storageKey, fn),
+      ),
     clear: () =>
       run(
         async (db) => {
           const tx = db.transaction(STORE, 'readwrite')
-          // Keep the AES key: alone it protects nothing, and reusing it saves a key generation.
-          await Promise.all((['session', 'activity', 'dpop', 'lock'] as const).map((k) => tx.store.delete(k)))
+          // Keep the AES key: alone it protects nothing, and reusing it saves a key generation. Keep the
+          // lock lease: a sign-out wipes under the lock, and the holder releases it by compare-and-swap.
+          await Promise.all((['session', 'activity', 'dpop'] as const).map((k) => tx.store.delete(k)))
           await tx.done
         },
         (memory) => memory.clear(),

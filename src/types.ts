@@ -45,6 +45,7 @@ export type SessionSnapshot =
   | { readonly status: 'anonymous'; readonly reason: LogoutReason | null }
   | {
       readonly status: 'authenticated'
+      /** `accessToken`, `expiresAt`, `scope`, `tokenType`: never the refresh token or the ID token. */
       readonly tokens: TokenSet
       /** A refresh is in flight (in this tab, or the tab holding the refresh lock). */
       readonly refreshing: boolean
@@ -104,6 +105,12 @@ export interface TokenStorage {
   set(key: StorageKey, value: unknown): Promise<void>
   /** Stores `value` only if `key` is absent; resolves to the value now stored (yours or the existing one). */
   add?(key: StorageKey, value: unknown): Promise<unknown>
+  /**
+   * Atomically replaces the value of `key` by `update(current)` (`undefined` deletes it) and resolves to
+   * the value now stored. `update` must be synchronous. Used for the cross-tab lock lease where Web
+   * Locks are missing; only unencrypted keys (`lock`) go through it.
+   */
+  update?(key: StorageKey, update: (current: unknown) => unknown): Promise<unknown>
   /** Removes every key. */
   clear(): Promise<void>
   /** Reports out-of-band happenings; returns an unsubscribe function. */
@@ -188,7 +195,9 @@ export interface IdleOptions {
   readonly warningMs?: number
   /**
    * DOM events that count as user activity (only trusted ones, i.e. real user input).
-   * @default ['pointerdown','pointermove','keydown','wheel','touchstart','scroll','visibilitychange']
+   * Not `scroll` by default: script-driven scrolling (an auto-scrolling log or chat) fires trusted
+   * scroll events too, and would keep an idle session alive forever.
+   * @default ['pointerdown','pointermove','keydown','wheel','touchstart','visibilitychange']
    */
   readonly events?: readonly string[]
   /**
@@ -333,7 +342,10 @@ export interface Session {
    * Resolves `null` when signed out. Rejects with a SessionError when a refresh was needed and failed.
    */
   getAccessToken(): Promise<string | null>
-  /** Refreshes now. Single-flight in the tab and across tabs. */
+  /**
+   * Refreshes now. Single-flight in the tab and across tabs. Resolves with what the snapshot shows
+   * (`accessToken`, `expiresAt`, `scope`, `tokenType`): refresh tokens never leave the SDK.
+   */
   refresh(): Promise<TokenSet>
   /**
    * `fetch` with `Authorization` added, only for allowed origins; on a 401 it refreshes and retries once.

@@ -29,7 +29,7 @@ export interface DPoPOptions {
 }
 
 /** The key pair in `sessionkeeper:<name>`, read through a short-lived connection and cached until `clear()`. */
-function databaseKeys(name: string): DPoPKeyStorage & { forget(): void } {
+function databaseKeys(name: string): DPoPKeyStorage & { forget(): void; load(fresh?: boolean): Promise<CryptoKeyPair | undefined> } {
   let cached: CryptoKeyPair | undefined
   const use = async <T>(op: (s: ReturnType<typeof createIndexedDBStorage>) => Promise<T>): Promise<T> => {
     const s = createIndexedDBStorage(name, systemClock)
@@ -40,7 +40,8 @@ function databaseKeys(name: string): DPoPKeyStorage & { forget(): void } {
     }
   }
   return {
-    load: async () => (cached ??= (await use((s) => s.get('dpop'))) as CryptoKeyPair | undefined),
+    // `fresh`: another tab may have ended this sign-in and started one with a new key since we cached ours.
+    load: async (fresh?: boolean) => (cached = (fresh ? undefined : cached) ?? ((await use((s) => s.get('dpop'))) as CryptoKeyPair | undefined)),
     save: async (pair) => (cached = (await use((s) => s.add!('dpop', pair))) as CryptoKeyPair),
     forget: () => void (cached = undefined),
   }
@@ -82,7 +83,7 @@ export interface DPoP extends RequestAuthorizer {
 const NONCE = /^[\x21\x23-\x5B\x5D-\x7E]{1,1024}$/
 
 interface Internals {
-  key(create: boolean): Promise<CryptoKeyPair | undefined>
+  key(create: boolean, fresh?: boolean): Promise<CryptoKeyPair | undefined>
   nonces: Map<string, string>
 }
 const internals = new WeakMap<DPoP, Internals>()
@@ -110,8 +111,8 @@ export function createDPoP(options: DPoPOptions = {}): DPoP {
   const storage = options.storage ?? db ?? { load: async () => memory, save: async (pair: CryptoKeyPair) => (memory ??= pair) }
   const nonces = new Map<string, string>()
   let creating: Promise<CryptoKeyPair> | undefined
-  const key = async (create: boolean): Promise<CryptoKeyPair | undefined> => {
-    const stored = await storage.load()
+  const key = async (create: boolean, fresh?: boolean): Promise<CryptoKeyPair | undefined> => {
+    const stored = await (db && storage === db ? db.load(fresh) : storage.load())
     if (isPair(stored) || !create) return isPair(stored) ? stored : undefined
     creating ??= crypto.subtle
       .generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify'])
@@ -196,7 +197,8 @@ async function sign(pair: CryptoKeyPair, request: DPoPProofRequest, nonces: Map<
 export async function tokenProof(dpop: DPoP, url: string, create: boolean): Promise<string> {
   const inner = internals.get(dpop)
   if (!inner) throw new TypeError('sessionkeeper/oauth: dpop must come from createDPoP()')
-  const pair = await inner.key(create)
+  // The token endpoint always gets the key the database holds now: the refresh token is bound to it.
+  const pair = await inner.key(create, true)
   if (!pair) throw new SessionError('reauth_required', 'sessionkeeper/oauth: the DPoP key of this session is gone')
   return sign(pair, { method: 'POST', url }, inner.nonces)
 }

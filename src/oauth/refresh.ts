@@ -53,9 +53,10 @@ export interface RefreshTokenGrantOptions {
  * |---|---|---|
  * | 2xx with a bad body (HTML, bad/missing fields, > 64 KB) | `invalid_token_response` | yes |
  * | 400 `invalid_grant` | `reauth_required` | no |
- * | `invalid_client`, `unauthorized_client`, `unsupported_grant_type`; 401 without `error`; a redirect | `configuration` | no |
+ * | `invalid_client`, `unauthorized_client`, `unsupported_grant_type`; a redirect | `configuration` | no |
  * | any other OAuth `error` (`invalid_request`, `invalid_scope`, unknown) | `oauth_error` | no |
- * | 4xx without a JSON `error` | `server_error` | yes |
+ * | 400/401 without a JSON `error` (`status` set, no `oauthError`): retried while the access token is valid; once it has expired the session ends with `reauth-required` | `server_error` | yes |
+ * | other 4xx without a JSON `error` | `server_error` | yes |
  * | 408, 5xx | `server_error` | yes |
  * | 429; 503 with `Retry-After` | `rate_limited` (+ `retryAfterMs`) | yes |
  * | fetch rejected (offline, DNS, CORS) | `network` | yes |

@@ -127,7 +127,7 @@ export function responseError(
           ? 'configuration'
           : error === 'invalid_grant' && request.refresh
             ? 'reauth_required'
-            : (error && CLIENT_ERRORS.includes(error)) || (status === 401 && !error)
+            : (error && CLIENT_ERRORS.includes(error)) || (status === 401 && !error && !request.refresh)
               ? 'configuration'
               : error
                 ? 'oauth_error'

@@ -62,10 +62,13 @@ describe('cross-tab', () => {
     expect(calls).to.equal(1)
     expect(new Set(results).size).to.equal(1)
     expect(results[0]).to.match(/^AT-1-/)
-    // The refresh token each tab holds now is the rotated one (nobody will re-send the old one).
+    // Every tab holds the new set, and the refresh token behind it is the rotated one: the next refresh,
+    // from another tab, presents it (nobody re-sends the old one). The snapshot never shows it.
     for (const s of [a, b, c]) {
-      await until(() => (s.getSnapshot() as { tokens?: TokenSet }).tokens?.refreshToken === 'RT-rotated-1-zzzzzzzzzzzz', 2000, 'adopted')
+      await until(() => (s.getSnapshot() as { tokens?: TokenSet }).tokens?.accessToken === results[0], 2000, 'adopted')
+      expect((s.getSnapshot() as { tokens?: TokenSet }).tokens).not.to.have.property('refreshToken')
     }
+    expect((await c.refresh()).accessToken).to.match(/^AT-2-from-RT-rot-/)
   })
 
   it('a tab whose in-memory refresh token is stale adopts the stored one instead of sending it', async () => {
@@ -88,7 +91,8 @@ describe('cross-tab', () => {
     expect(seen).to.deep.equal([tokens.refreshToken])
     const bTokens = await b.refresh() // forced: b takes the lock, re-reads, sees a newer token set
     expect(seen).to.deep.equal([tokens.refreshToken]) // the rotated-away RT was never re-sent
-    expect(bTokens.refreshToken).to.equal('RT-r1-zzzzzzzzzzzzzz')
+    expect(bTokens.accessToken).to.equal('AT-r1-zzzzzzzzzzzzzz')
+    expect(bTokens, 'refresh tokens never leave the SDK').not.to.have.property('refreshToken')
   })
 
   it('forged, malformed and flooding messages change nothing', async () => {

@@ -205,12 +205,15 @@ describe('session: refresh', () => {
   })
 
   it('keeps the refresh token when the response has none (rotation is optional)', async () => {
-    session = local(clock, { refresh: async () => ({ accessToken: 'AT-norotate-yyyyyyyyyyyy', expiresAt: clock.now() + 600_000 }) })
+    const presented: (string | undefined)[] = []
+    session = local(clock, { refresh: async (t) => (presented.push(t.refreshToken), { accessToken: `AT-norotate-${presented.length}-yyyyyyyyyyyy`, expiresAt: clock.now() + 600_000 }) })
     const tokens = makeTokens(clock.now())
     await session.login(tokens)
     const next = await session.refresh()
-    expect(next.refreshToken).to.equal(tokens.refreshToken)
-    expect(next.accessToken).to.equal('AT-norotate-yyyyyyyyyyyy')
+    expect(next.accessToken).to.equal('AT-norotate-1-yyyyyyyyyyyy')
+    expect(next, 'refresh tokens never leave the SDK').not.to.have.property('refreshToken')
+    await session.refresh()
+    expect(presented).to.deep.equal([tokens.refreshToken, tokens.refreshToken])
   })
 
   it('a transient failure keeps the session, is typed, shows in the snapshot and retries with backoff', async () => {

@@ -254,9 +254,9 @@ describe('token responses and endpoint errors F1–F18, F23, F24 against oidc-pr
     w.assertKept('400 JSON without error', await w.runCase(w.answer(400, { message: 'nope' })), { code: 'server_error', retryable: true });
   });
 
-  test('F16: 401 with WWW-Authenticate from the token endpoint → configuration, AT kept', async () => {
+  test('F16: 401 with WWW-Authenticate and no OAuth body from the token endpoint → transient while the AT is valid, AT kept', async () => {
     const c = await w.runCase(w.answer(401, '', { contentType: 'text/plain', headers: { 'www-authenticate': 'Basic realm="token"' } }));
-    w.assertKept('401', c, { code: 'configuration', retryable: false });
+    w.assertKept('401', c, { code: 'server_error', retryable: true });
   });
 
   test('F17: 500, 502, 503, 504 → server_error (transient), kept; after expiry getAccessToken rejects retryable, RT kept, no logout', async () => {

@@ -244,7 +244,8 @@ describe('oauth: refreshTokenGrant', () => {
       ['F15 400 JSON without error', () => json({ message: 'nope' }, 400), 'server_error', true],
       ['F15 400 non-string error', () => json({ error: 42 }, 400), 'server_error', true],
       ['F15 403 non-JSON', () => new Response('Forbidden', { status: 403 }), 'server_error', true],
-      ['F16 401 WWW-Authenticate, no body', () => new Response(null, { status: 401, headers: { 'www-authenticate': 'Bearer realm="x"' } }), 'configuration', false],
+      // No OAuth error body: transient while the access token is valid; the session ends it once the token expired.
+      ['F16 401 WWW-Authenticate, no body', () => new Response(null, { status: 401, headers: { 'www-authenticate': 'Bearer realm="x"' } }), 'server_error', true],
       ['F17 500', () => new Response('oops', { status: 500 }), 'server_error', true],
       ['F17 502', () => new Response('<html>Bad Gateway</html>', { status: 502 }), 'server_error', true],
       ['F17 503 without Retry-After', () => new Response(null, { status: 503 }), 'server_error', true],
