@@ -6,6 +6,8 @@ export interface LockRunner {
   <T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T>
   /** Gives up a storage lease this tab holds (the page is going away); a no-op with Web Locks. */
   release(): void
+  /** Web Locks are in use: tabs are coordinated whether or not they share storage. */
+  readonly webLocks: boolean
 }
 
 export interface LockOptions {
@@ -65,7 +67,7 @@ export function createLock({ name, locks: port, storage, shared, clock, waitMs, 
           signal?.removeEventListener('abort', quit)
         })
     }
-    return Object.assign(run, { release() {} })
+    return Object.assign(run, { release() {}, webLocks: true })
   }
   const id = Math.random().toString(36).slice(2)
   let held: TokenStorage | null = null
@@ -81,7 +83,8 @@ export function createLock({ name, locks: port, storage, shared, clock, waitMs, 
       // Compare-and-swap: take the lease only if it is free or lapsed, in one transaction.
       const lease = (await store.update('lock', (current) => {
         const c = current as Lease | undefined
-        return c == null || c.owner === id || typeof c.until !== 'number' || c.until < now ? { owner: id, until: now + leaseMs } : current
+        // Lapsed, or far longer than any lease (the wall clock was set back; clocks of tabs may differ a little): free.
+        return c == null || c.owner === id || typeof c.until !== 'number' || c.until < now || c.until > now + 2 * leaseMs ? { owner: id, until: now + leaseMs } : current
       })) as Lease | undefined
       if (lease?.owner === id) break
       await new Promise<void>((resolve) => clock.setTimeout(resolve, 25 + Math.random() * 75))
@@ -99,5 +102,6 @@ export function createLock({ name, locks: port, storage, shared, clock, waitMs, 
     release() {
       if (held) void free(held).catch(() => {})
     },
+    webLocks: false,
   })
 }

@@ -28,6 +28,10 @@ const MIN_REFRESH_GAP = 5_000
 const MAX_REFRESH_PER_MIN = 12
 const MAX_BACKOFF = 5 * 60_000
 const CLOCK_JUMP = 30_000
+/** Storage re-read interval on fallback transports, which can lose messages. */
+const POLL_MS = 10_000
+/** How long a tab that keeps its session in memory waits for siblings' records before refreshing. */
+const ASK_MS = 150
 /** Codes a shared failure record may carry (it is read from storage: untrusted). */
 const TRANSIENT_CODES = ['network', 'timeout', 'server_error', 'rate_limited', 'invalid_token_response', 'lock_timeout']
 
@@ -147,6 +151,23 @@ export function createSession(options: SessionOptions = {}): Session {
   let runs = 0
   /** A sibling keeps its session in memory (it said hello): login/refresh messages carry the record. */
   let memorySiblings = false
+  /**
+   * Records may go to sibling tabs: over a channel that never touches disk, and only where Web Locks
+   * coordinate the tabs (without shared storage, nothing else keeps two tabs from presenting the same
+   * refresh token: memory-held sessions then stay per tab).
+   */
+  const canShare = () => withLock.webLocks && !!channel?.inMemory
+  /** The last storage read failed. */
+  let readFailed = false
+  /** The last write of this tab's record failed: storage holds an older one. */
+  let unsaved = false
+  /** Storage has been read once (until then the snapshot stays `loading` unless a sign-in happens). */
+  let loaded = false
+  /** Another tab has been heard from. */
+  let peers = false
+  /** This tab keeps its session in memory and has siblings it shares it with over the native channel. */
+  const memoryPeers = () => peers && canShare() && (unsaved || getStorage().kind === 'memory')
+  const pause = () => new Promise<void>((resolve) => clock.setTimeout(resolve, ASK_MS))
   /** The tokens the snapshot shows: never the refresh token or the ID token. */
   let view: TokenSet | null = null
 
@@ -176,7 +197,7 @@ export function createSession(options: SessionOptions = {}): Session {
   const post = (type: SyncMessage['type'], extra?: Partial<SyncMessage>) => {
     if (o.sync === false || destroyed || !starts) return
     channel ??= o.sync ?? createBroadcastSync(name)
-    const share = channel.inMemory && current && (type === 'login' || type === 'refresh') && (memorySiblings || getStorage().kind === 'memory')
+    const share = canShare() && current && (type === 'login' || type === 'refresh') && (memorySiblings || unsaved || getStorage().kind === 'memory')
     channel.post({ v: 1, type, from: tabId, epoch: current?.epoch ?? null, ...extra, ...(share ? { record: current } : {}) })
   }
   // Tabs share a refresh token through storage, or through messages when storage is per tab.
@@ -188,14 +209,14 @@ export function createSession(options: SessionOptions = {}): Session {
    */
   const writes = new Set<Promise<void>>()
   const exclusive = (write: () => Promise<void>): Promise<void> => {
-    const done = withLock(write).catch(write)
+    const done = withLock(write, lockAbort.signal).catch(write)
     writes.add(done)
     return done.finally(() => writes.delete(done))
   }
   /** Bumped by every sign-in and sign-out in this tab: an in-flight refresh that sees it change discards its result. */
   let version = 0
   /** Sign-ins (epochs) that ended in this tab. */
-  const ended = new Set<string>()
+  const ended = new Map<string, LogoutReason>()
 
   // --- snapshot --------------------------------------------------------------------------------------------
   let reason: LogoutReason | null = null
@@ -203,6 +224,8 @@ export function createSession(options: SessionOptions = {}): Session {
     if (destroyed) return
     const prev = store.get()
     if (!current) {
+      // Signed out is only known once storage has been read (a refresh() before that must not say so).
+      if (prev.status === 'loading' && !loaded) return
       if (prev.status !== 'anonymous' || prev.reason !== reason) store.set(Object.freeze({ status: 'anonymous', reason }))
       return
     }
@@ -224,23 +247,30 @@ export function createSession(options: SessionOptions = {}): Session {
   const save = async (record: Persisted | null, why?: LogoutReason, only?: string) => {
     try {
       const s = getStorage()
-      if (record) await s.set('session', record)
-      else if (only === undefined || (readRecord(await s.get('session'))?.epoch ?? only) === only) {
+      if (record) {
+        await s.set('session', record)
+        unsaved = false
+      } else if (only === undefined || (readRecord(await s.get('session'))?.epoch ?? only) === only) {
         await s.clear()
         // Tabs that notice the sign-out by reading storage (not through a message) learn the reason here.
         await s.set('session', { v: 1, ended: why })
       }
     } catch (cause) {
+      // Storage still holds the previous record (a consumed refresh token, perhaps): until a write
+      // succeeds, siblings get this tab's record with its signals.
+      if (record) unsaved = true
       if (!destroyed) events.emit('warning', { error: toSessionError(cause, 'storage_write_failed', 'write failed') })
     }
   }
   /** The stored session, `null` if none, or the reason of the sign-out a tombstone records. */
   const load = async (): Promise<Persisted | LogoutReason | null> => {
     let raw: unknown
+    readFailed = false
     try {
       raw = await getStorage().get('session')
     } catch {
-      return current // storage broken: memory is the truth
+      readFailed = true
+      return current // storage broken: memory is the truth (but a refresh must not trust it: see run())
     }
     if (raw == null) return null
     const ended = (raw as { ended?: unknown }).ended
@@ -261,7 +291,8 @@ export function createSession(options: SessionOptions = {}): Session {
   }
 
   // --- transitions -------------------------------------------------------------------------------------------
-  const adopt = (record: Persisted, remote: boolean, restored = false) => {
+  /** `activeAt`: the last activity known for that sign-in (stored, or sent with the record). */
+  const adopt = (record: Persisted, remote: boolean, restored = false, activeAt?: number) => {
     if (ended.has(record.epoch)) return
     const isNew = current?.epoch !== record.epoch
     const changed = current?.tokens.accessToken !== record.tokens.accessToken
@@ -278,7 +309,9 @@ export function createSession(options: SessionOptions = {}): Session {
     if (isNew && current) o.fetch?.authorizer?.clear?.()
     if (isNew) {
       warningAt = null
-      lastActivity = Math.max(lastActivity, record.authAt)
+      // The idle period of a new sign-in starts at sign-in (or its last known activity), never at an
+      // earlier sign-in's activity (which may lie in the future after the wall clock was set back).
+      lastActivity = Math.min(Math.max(activeAt ?? 0, record.authAt), clock.now())
       activityMono = mono() - (clock.now() - lastActivity)
       authMono = mono() - (clock.now() - record.authAt)
     }
@@ -297,21 +330,23 @@ export function createSession(options: SessionOptions = {}): Session {
     version++
     const had = current
     // This sign-in is over for good: never adopt it again, even from a read that beats the wipe.
-    if (had) ended.add(had.epoch)
+    if (had) ended.set(had.epoch, why)
     current = null
     warningAt = null
     refreshError = null
     retryAt = null
     abortRefresh?.abort(signedOut())
     reason = why
-    // This tab is signed out at once (state, event); storage is wiped next, under the refresh lock, and
-    // only then are the other tabs told, so their re-read finds the wipe.
+    // This tab is signed out at once (state, event) and tells the others at once, naming the sign-in:
+    // a page that navigates away right after logout() still reaches them, and each of them wipes storage
+    // too while it still holds that sign-in. Storage is wiped next, under the refresh lock.
     publish()
     schedule()
+    if (!remote && had) post('logout', { reason: why, epoch: had.epoch })
     const only = remote ? had?.epoch : undefined
     const wiped = wipe ? (locked ? save(null, why, only) : exclusive(() => save(null, why, only))) : undefined
     // Storage that degraded to memory: the database may still hold this sign-in (reload would restore it).
-    if (had && !remote && degraded()) void wipeDisk(had.epoch, why)
+    if (had && !remote && degraded() && ownDisk()) void wipeDisk(had.epoch, why)
     if (had) {
       o.fetch?.authorizer?.clear?.()
       events.emit('logout', { reason: why, remote })
@@ -323,20 +358,40 @@ export function createSession(options: SessionOptions = {}): Session {
       }
     }
     await wiped
-    if (!remote) post('logout', { reason: why, epoch: had?.epoch ?? null })
+    if (!remote && !had) post('logout', { reason: why, epoch: null })
   }
   /** The default IndexedDB storage has degraded to memory in this tab. */
-  const degraded = () => !o.storage && o.persist !== 'memory' && getStorage().kind === 'memory'
+  const degraded = () => o.persist !== 'memory' && getStorage().kind === 'memory' && storage !== o.storage
+  /** The SDK's own database backs this session (not injected, not memory by choice). */
+  const ownDisk = () => !o.storage && o.persist !== 'memory' 
   /** Best effort: a fresh connection wipes the database if it still holds the sign-in that ended. */
-  const wipeDisk = async (epoch: string, why: LogoutReason) => {
-    const disk = createIndexedDBStorage(name, clock)
-    try {
-      if (readRecord(await disk.get('session'))?.epoch === epoch && disk.kind !== 'memory') {
+  const wipeDisk = (epoch: string, why: LogoutReason) =>
+    onDisk(async (disk, stored) => {
+      if (stored?.epoch === epoch) {
         await disk.clear()
         await disk.set('session', { v: 1, ended: why })
       }
+    })
+  /**
+   * From a degraded tab: the record goes to the database through a fresh connection too, where nothing
+   * or a sign-out is stored, or an older generation of this sign-in (never a newer record or sign-in).
+   */
+  const writeThrough = (record: Persisted) =>
+    onDisk(async (disk, stored, raw) => {
+      if (raw == null || isReason((raw as { ended?: unknown }).ended) || (stored?.epoch === record.epoch && stored.gen < record.gen)) await disk.set('session', record)
+    })
+  /**
+   * Runs `op` on a fresh connection to the database this tab's storage degraded from (best effort: the
+   * failure that degraded it may have been transient), with the record stored there now.
+   */
+  const onDisk = async <T>(op: (disk: TokenStorage, stored: Persisted | null, raw: unknown) => Promise<T>): Promise<T | undefined> => {
+    if (!ownDisk()) return undefined
+    const disk = createIndexedDBStorage(name, clock)
+    try {
+      const raw = await disk.get('session')
+      return disk.kind === 'memory' ? undefined : await op(disk, readRecord(raw), raw)
     } catch {
-      // Still unusable: nothing more can be done from this tab.
+      return undefined // still unusable: nothing more can be done from this tab
     } finally {
       disk.close()
     }
@@ -367,7 +422,9 @@ export function createSession(options: SessionOptions = {}): Session {
             syncAgain = true
           } else if (typeof stored === 'object' && stored) {
             // Newer sign-in (by sign-in time) or newer tokens of this sign-in win; older ones are stale.
-            if (!current || newer(stored, current)) adopt(stored, true)
+            // Storage is the truth between tabs (sign-ins are written under the lock): another sign-in
+            // there replaces ours whatever the clocks say; within one sign-in, the later generation wins.
+            if (!current || stored.epoch !== current.epoch || newer(stored, current)) adopt(stored, true)
           } else if (current && (getStorage().kind !== 'memory' || hint?.type === 'logout')) {
             await end(stored ?? hint?.reason ?? 'user', true)
           }
@@ -384,6 +441,7 @@ export function createSession(options: SessionOptions = {}): Session {
   const onMessage = (data: unknown) => {
     const m = parseMessage(data)
     if (!m || m.from === tabId || destroyed) return
+    peers = true
     if (m.type === 'activity' || m.type === 'extend') {
       if (!current || m.epoch !== current.epoch) return
       const at = Math.min(m.at ?? 0, clock.now())
@@ -391,26 +449,34 @@ export function createSession(options: SessionOptions = {}): Session {
       return
     }
     if (m.type === 'hello') {
+      // It holds a sign-in that ended here while it was away (bfcache, frozen): tell it again.
+      const over = m.epoch && ended.get(m.epoch)
+      if (over) return post('logout', { epoch: m.epoch, reason: over })
       // A tab that keeps its session in memory (by choice or degraded) cannot read ours from storage.
       memorySiblings = true
-      if (current) post('login', { epoch: current.epoch })
+      // As a 'refresh' (not a fresh sign-in), with the last activity so its idle period matches ours.
+      if (current && canShare()) post('refresh', { epoch: current.epoch, at: lastActivity })
       return
     }
     if (m.type === 'warning') return evaluate()
+    // Never adopt that sign-in again, even from a read that beats its wipe.
+    if (m.type === 'logout' && m.epoch) ended.set(m.epoch, m.reason ?? 'user')
+    // A logout that names our sign-in ends it (one that names none only makes this tab re-read storage).
     if (m.type === 'logout' && current && m.epoch === current.epoch) {
       // That sign-in is over in every tab, whatever this tab's storage still says (memory, degraded).
       void end(m.reason ?? 'user', true, true)
       return
     }
     const record = m.record !== undefined && channel?.inMemory ? readRecord(m.record) : null
-    if (record && (!current || newer(record, current))) {
+    // A sign-in announced now replaces ours whatever the clocks say; otherwise the later one wins.
+    if (record && (!current || (m.type === 'login' && record.epoch !== current.epoch) || newer(record, current))) {
       // A newer record from a tab whose storage cannot hold it: take it, and try to persist it here.
-      adopt(record, true)
+      adopt(record, true, false, m.at === undefined ? undefined : Math.min(m.at, clock.now()))
       void save(record)
       return
     }
     // Storage here cannot show a sibling's rotation: ask for the record instead of keeping a spent one.
-    if (!record && (m.type === 'login' || m.type === 'refresh') && channel?.inMemory && getStorage().kind === 'memory') post('hello')
+    if (!record && (m.type === 'login' || m.type === 'refresh') && canShare() && getStorage().kind === 'memory') post('hello')
     void sync(m)
   }
 
@@ -516,10 +582,13 @@ export function createSession(options: SessionOptions = {}): Session {
   const schedule = () => {
     cancelTimer()
     cancelTimer = () => {}
-    if (destroyed || !starts || !current) return
-    const r = current
+    if (destroyed || !starts) return
     const now = clock.now()
     const at: number[] = []
+    // A fallback transport (no BroadcastChannel) can lose messages: re-read storage now and then (XT-1).
+    if (channel && !channel.inMemory) at.push((nextPoll ??= now + POLL_MS))
+    const r = current
+    if (!r) return arm(at, now)
     if (o.maxSessionMs !== undefined) at.push(now + o.maxSessionMs - sessionElapsed(r))
     // While an idle check reads storage, its own completion re-arms the timer (no 0 ms re-wakes).
     if (idle && !idleCheck) {
@@ -530,12 +599,20 @@ export function createSession(options: SessionOptions = {}): Session {
     else if (o.refresh && r.tokens.refreshToken && !inflight) {
       // Jitter spreads tabs so the first one usually refreshes before the others even wake up.
       const lead = leadFor(r)
-      at.push(Math.max(r.tokens.expiresAt - lead + jitter(lead), (recent[recent.length - 1] ?? 0) + MIN_REFRESH_GAP))
+      at.push(Math.max(r.tokens.expiresAt - lead + jitter(lead), Math.min(recent[recent.length - 1] ?? 0, now) + MIN_REFRESH_GAP))
     }
+    arm(at, now)
+  }
+  const arm = (at: number[], now: number) => {
     const next = Math.min(...at.filter((t) => t > now - 1))
     if (Number.isFinite(next)) cancelTimer = clock.setTimeout(onTimer, next - now)
   }
+  let nextPoll: number | undefined
   const onTimer = () => {
+    if (nextPoll !== undefined && clock.now() >= nextPoll) {
+      nextPoll = undefined
+      void sync()
+    }
     if (retryAt !== null && clock.now() >= retryAt) {
       retryAt = null
       // If another tab already tried in this backoff step, its shared record says so.
@@ -565,6 +642,8 @@ export function createSession(options: SessionOptions = {}): Session {
     }))
 
   const run = async (force: boolean, retry: boolean): Promise<TokenSet> => {
+    // Asked before storage was read: the stored session (if any) is the one to refresh.
+    if (!loaded && !current) await hydrate()
     if (destroyed || closing) throw gone()
     if (!current) throw signedOut()
     const refresh = o.refresh
@@ -579,9 +658,24 @@ export function createSession(options: SessionOptions = {}): Session {
     publish()
     try {
       return await withLock(async () => {
+        // A tab that keeps its session in memory cannot re-read a sibling's rotation it missed (in the
+        // bfcache, or a message that raced the lock grant): it asks for their records first.
+        if (memoryPeers()) {
+          post('hello')
+          await pause()
+        }
         // Another tab may have refreshed (or logged out) while we waited: adopt what is stored (RF-3).
         await sync()
+        // The read failed: this tab cannot know whether a sibling rotated the refresh token it holds.
+        if (readFailed) throw new SessionError('storage_unavailable', 'storage read failed', { retryable: true })
+        // Storage degraded here: the database may still be readable on a fresh connection, and hold a
+        // sibling's rotation this tab never heard of.
+        const disk = degraded() ? await onDisk(async (_, stored) => stored) : undefined
+        if (disk && current && disk.epoch === current.epoch && disk.gen > current.gen) adopt(disk, true)
         if (closing) throw gone()
+        // Degraded, with siblings sharing this refresh token, and neither a lock nor a way to learn their
+        // rotations: presenting it could replay one. The access token serves until it expires.
+        if (degraded() && peers && (!withLock.webLocks || (!channel?.inMemory && !disk))) throw new SessionError('storage_unavailable', 'cannot coordinate tabs', { retryable: false })
         const r = current as Persisted | null
         if (!r || r.epoch !== startEpoch || version !== startVersion) throw signedOut()
         if (r.tokens.accessToken !== seen || (!force && !retry && clock.now() < r.tokens.expiresAt - leadFor(r))) return r.tokens
@@ -593,7 +687,7 @@ export function createSession(options: SessionOptions = {}): Session {
           throw new SessionError(f.code, 'refresh failed (another tab)', { retryable: true })
         }
         const now = clock.now()
-        recent = recent.filter((t) => t > now - 60_000)
+        recent = recent.filter((t) => t > now - 60_000 && t <= now) // (<= now: the clock may have been set back)
         if (recent.length >= MAX_REFRESH_PER_MIN) throw new SessionError('refresh_loop_detected', 'too many refreshes', { retryable: true })
         recent.push(now)
         const controller = new AbortController()
@@ -645,12 +739,20 @@ export function createSession(options: SessionOptions = {}): Session {
           return stored.tokens
         }
         const record: Persisted = { v: 1, epoch: startEpoch, authAt: r.authAt, at: clock.now(), gen: r.gen + 1, tokens }
-        // Commit before the lock is released, so the next holder reads the rotated refresh token (RF-4).
+        // Commit before the lock is released, so the next holder reads the rotated refresh token (RF-4);
+        // from a degraded tab, through a fresh connection too (never over another sign-in or a newer record).
         await save(record)
+        if (degraded()) await writeThrough(record)
         // A sign-out or sign-in in this tab during the write: its own write (queued behind this one) wins.
         if (version !== startVersion) throw signedOut()
         adopt(record, false)
         post('refresh')
+        // Kept in memory only (storage cannot hold it): siblings learn the rotated refresh token from this
+        // message alone, so it gets a head start on the next lock holder.
+        if (memoryPeers()) await pause()
+        // Committed (the rotated refresh token is safe), but an answer processed this late (a page frozen
+        // meanwhile) carries an access token that has already expired: never hand that out.
+        if (tokens.expiresAt <= clock.now()) throw new SessionError('invalid_token_response', 'token expired on arrival')
         return tokens
       }, lockAbort.signal)
     } catch (error) {
@@ -682,8 +784,11 @@ export function createSession(options: SessionOptions = {}): Session {
       retryAt = null
       background(true)
     }
-    if (event === 'focus' || event === 'online' || event === 'hidden') evaluate()
-    else void sync() // visible again, restored from bfcache, resumed from freeze: storage may have moved on
+    if (event === 'focus' || event === 'online' || event === 'hidden') return evaluate()
+    // Visible again, restored from bfcache, resumed from freeze: storage may have moved on, and messages
+    // may have been missed; a tab that keeps its session in memory asks its siblings.
+    void sync()
+    if (event !== 'visible' && canShare() && getStorage().kind === 'memory') post('hello')
   }
 
   const hydrate = (): Promise<void> =>
@@ -692,10 +797,10 @@ export function createSession(options: SessionOptions = {}): Session {
       const record = await load()
       // Stopped meanwhile (React StrictMode: start, stop, start): the next start's own read decides.
       if (run !== runs) return
+      loaded = true
       if (destroyed || current) return publish()
       if (typeof record === 'object' && record) {
-        lastActivity = (await storedActivity(record)) ?? lastActivity
-        adopt(record, false, true)
+        adopt(record, false, true, await storedActivity(record))
       } else publish()
     })())
 
@@ -780,7 +885,10 @@ export function createSession(options: SessionOptions = {}): Session {
       const record: Persisted = { v: 1, epoch: randomId(), authAt: now, at: now, gen: 0, tokens: valid }
       version++
       abortRefresh?.abort(signedOut())
-      await exclusive(() => save(record))
+      await exclusive(async () => {
+        await save(record)
+        if (degraded()) await writeThrough(record)
+      })
       adopt(record, false) // a sign-in counts as activity: adopt() starts the idle period at authAt
       await getStorage().set('activity', { v: 1, epoch: record.epoch, at: now }).catch(() => {})
       post('login', { epoch: record.epoch })
@@ -807,15 +915,15 @@ export function createSession(options: SessionOptions = {}): Session {
         if (now < r.tokens.expiresAt) return r.tokens.accessToken
         throw refreshError ?? signedOut()
       }
-      try {
-        return (await refreshNow(false)).accessToken
-      } catch (error) {
-        // Inside the lead window the old token is still valid: a failed early refresh is not the caller's problem.
-        const still = current as Persisted | null
-        if (still && clock.now() < still.tokens.expiresAt) return still.tokens.accessToken
-        if (!still) return null
-        throw error
-      }
+      let failed: unknown
+      await refreshNow(false).catch((error: unknown) => (failed = error))
+      // Time passed while refreshing (a lock wait): the deadlines again, before anything is handed out.
+      evaluate()
+      const still = current as Persisted | null
+      if (!still) return null
+      if (!failed || clock.now() < still.tokens.expiresAt) return still.tokens.accessToken
+      // Inside the lead window the old token is still valid: a failed early refresh is not the caller's problem.
+      throw failed
     },
     // The snapshot's view: refresh tokens never leave the SDK.
     refresh: () => refreshNow(true).then(() => view ?? Promise.reject(signedOut())),

@@ -71,7 +71,11 @@ export interface TokenRequest extends HttpOptions {
   readonly dpop?: DPoP | undefined
 }
 
-/** @internal A successful token response: the JSON object and the receipt time (epoch ms). */
+/**
+ * @internal A successful token response: the JSON object and when the request was sent (epoch ms). The
+ * server issued the token no earlier, so an expiry counted from there is never later than the server's,
+ * however late the answer is processed (a slow response, a page frozen meanwhile).
+ */
 export interface TokenReply {
   readonly body: Record<string, unknown> | undefined
   readonly receivedAt: number
@@ -88,8 +92,9 @@ export async function tokenRequest(request: TokenRequest): Promise<TokenReply> {
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }
     // A new proof (new jti) for every attempt, retries included (RFC 9449 §4.3 / DP-2).
     if (dpop) headers.dpop = await tokenProof(dpop, url, !request.refresh)
+    const sentAt = systemClock.now()
     const response = await send(url, { method: 'POST', headers, body: new URLSearchParams(request.params).toString() }, request)
-    const receivedAt = systemClock.now()
+    const receivedAt = sentAt
     const nonce = dpop && tokenNonce(dpop, url, response)
     const body = await readObject(response, request)
     if (response.ok) return { body, receivedAt }

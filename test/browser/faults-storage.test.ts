@@ -267,10 +267,21 @@ describe('faults: IndexedDB (F34–F42)', function () {
         } as IDBObjectStore['put'],
       ),
     )
-    await a.session.refresh() // RT0 consumed; the new tokens could not be written
+    // A tab whose storage degraded asks its siblings for newer records before it refreshes (a short wait on
+    // the session clock): drive the manual clock until each call settles.
+    const settle = async <T>(call: Promise<T>): Promise<T> => {
+      let done = false
+      void call.finally(() => (done = true)).catch(() => {})
+      for (let i = 0; i < 200 && !done; i++) {
+        await clock.advance(50)
+        await new Promise((r) => setTimeout(r, 5))
+      }
+      return call
+    }
+    await settle(a.session.refresh()) // RT0 consumed; the new tokens could not be written
     fail = false
     // Tab B now refreshes (its token is due): it must not present RT0 again.
-    const err = await b.session.refresh().then(() => null, (e: unknown) => e)
+    const err = await settle(b.session.refresh()).then(() => null, (e: unknown) => e)
     expect(
       replays,
       'SDK BUG (RF-4 across tabs): after a failed write tab A degrades to memory and skips the cross-tab lock, while IndexedDB ' +

@@ -8,35 +8,35 @@ const advance = (ms) => ({ do: 'advance', gap: ms })
 
 export const SCENARIOS = [
   {
-    name: 'known: memory-mode logout leaves sibling tabs signed in',
+    name: 'fixed (review): memory-mode logout leaves sibling tabs signed in',
     defect: 'memory-logout',
     config: { tabs: 2, persist: 'memory' },
     commands: [t(0, 'login'), t(0, 'logout'), advance(30_000), { do: 'open' }, advance(1_000), t(1, 'get'), t(2, 'get')],
     invariants: ['signout-propagation', 'token-after-signout', 'converge'],
   },
   {
-    name: 'known: a degraded tab replays a rotated refresh token',
+    name: 'fixed (review): a degraded tab replays a rotated refresh token',
     defect: 'degraded-replay',
     config: { tabs: 2 },
     commands: [t(0, 'login'), t(1, 'sfault', { kind: 'quota', count: 2 }), t(1, 'hide'), t(1, 'show'), advance(100_000)],
     invariants: ['rt-presented-twice', 'converge'],
   },
   {
-    name: 'known: a newer-schema record makes a tab replay a rotated refresh token',
+    name: 'fixed (review): a newer-schema record makes a tab replay a rotated refresh token',
     defect: 'degraded-replay',
     config: { tabs: 2 },
     commands: [t(0, 'login'), { do: 'newer' }, t(1, 'hide'), t(1, 'show'), advance(100_000)],
     invariants: ['rt-presented-twice', 'converge'],
   },
   {
-    name: 'known: destroy() while a refresh waits for the lock',
+    name: 'fixed (review): destroy() while a refresh waits for the lock',
     defect: 'destroy-during-lock-wait',
     config: { tabs: 2 },
     commands: [t(0, 'login'), { do: 'net', kind: 'slow', count: 1 }, t(0, 'refresh', { gap: 100 }), t(1, 'refresh', { gap: 10 }), t(1, 'destroy'), advance(30_000)],
     invariants: ['request-after-destroy', 'runs-after-destroy', 'rt-presented-twice'],
   },
   {
-    name: 'known: getAccessToken() after the last stop (past maxSessionMs)',
+    name: 'fixed (review): getAccessToken() after the last stop (past maxSessionMs)',
     defect: 'get-while-stopped',
     config: { tabs: 1, maxSessionMs: 300_000 },
     commands: [t(0, 'login'), t(0, 'stop'), advance(310_000), t(0, 'get')],
@@ -50,28 +50,28 @@ export const SCENARIOS = [
     invariants: ['token-after-signout'],
   },
   {
-    name: 'known: wall clock set back signs a working user out as idle',
+    name: 'fixed (review): wall clock set back signs a working user out as idle',
     defect: 'wall-clock-back',
     config: { tabs: 1, idle: { timeoutMs: 120_000, warningMs: 20_000 } },
     commands: [t(0, 'login'), { do: 'walljump', ms: -600_000 }, ...Array.from({ length: 8 }, () => [advance(30_000), t(0, 'input')]).flat()],
     invariants: ['premature-idle'],
   },
   {
-    name: 'known: StrictMode start-stop-start resolves ready() anonymous',
+    name: 'fixed (review): StrictMode start-stop-start resolves ready() anonymous',
     defect: 'strict-mode-ready',
     config: { tabs: 1 },
     commands: [t(0, 'login'), advance(1_000), { do: 'open', strict: true }, advance(1_000)],
     invariants: ['ready-anonymous'],
   },
   {
-    name: 'known: tombstone with a non-string reason wedges startup',
+    name: 'fixed (review): tombstone with a non-string reason wedges startup',
     defect: 'tombstone-wedge',
     config: { tabs: 1 },
     commands: [{ do: 'corrupt', variant: 'tombstone-object' }, { do: 'open' }, advance(40_000)],
     invariants: ['stuck-loading', 'uncaught', 'unhandled-rejection', 'untyped-error'],
   },
   {
-    name: 'known: body-less 400 is retried forever',
+    name: 'fixed (review): body-less 400 is retried forever',
     defect: 'bodyless-4xx',
     config: { tabs: 2, tokenLifetimeMs: 120_000 },
     commands: [t(0, 'login'), { do: 'net', kind: '400', count: 50 }, advance(600_000)],
@@ -82,7 +82,7 @@ export const SCENARIOS = [
     final: false,
   },
   {
-    name: 'known: outage backoff grows with the number of tabs',
+    name: 'fixed (review): outage backoff grows with the number of tabs',
     defect: 'backoff-per-tab',
     config: { tabs: 6, tokenLifetimeMs: 30_000 },
     commands: [t(0, 'login'), advance(1_000), { do: 'net', kind: 'outage', ms: 180_000 }, advance(180_000)],
@@ -90,7 +90,7 @@ export const SCENARIOS = [
   },
   // --- found by the simulation, not in the review list ---
   {
-    name: 'found: memory-mode tab back from the bfcache replays a rotated refresh token',
+    name: 'fixed (found by the simulation): memory-mode tab back from the bfcache replays a rotated refresh token',
     defect: 'memory-missed-rotation',
     // Shrunk from random seed 211: tab0 goes into the bfcache, tab1 refreshes, the final heal restores tab0.
     config: { tabs: 2, persist: 'memory', tokenLifetimeMs: 120_000 },
@@ -99,28 +99,28 @@ export const SCENARIOS = [
     invariants: ['rt-presented-twice'],
   },
   {
-    name: 'found: a sign-out whose storage wipe fails does not reach the other tabs',
+    name: 'fixed (found by the simulation): a sign-out whose storage wipe fails does not reach the other tabs',
     defect: 'logout-wipe-fails',
     config: { tabs: 2 },
     commands: [t(0, 'login'), t(0, 'sfault', { kind: 'reject', count: 2 }), t(0, 'logout'), advance(30_000), t(1, 'get')],
     invariants: ['signout-propagation', 'token-after-signout', 'converge'],
   },
   {
-    name: 'found: after the wall clock is set back, a new sign-in is ignored by the other tabs',
+    name: 'fixed (found by the simulation): after the wall clock is set back, a new sign-in is ignored by the other tabs',
     defect: 'wall-back-signin-order',
     config: { tabs: 2 },
     commands: [t(0, 'login', { gap: 100 }), { do: 'walljump', ms: -3_600_000 }, t(0, 'login'), advance(5_000)],
     invariants: ['converge'],
   },
   {
-    name: 'found: memory-mode new tab signs a working user out as idle',
+    name: 'fixed (found by the simulation): memory-mode new tab signs a working user out as idle',
     defect: 'memory-new-tab-idle',
     config: { tabs: 1, persist: 'memory', idle: { timeoutMs: 120_000, warningMs: 20_000 } },
     commands: [t(0, 'login'), advance(60_000), t(0, 'input'), { do: 'open' }, advance(80_000)],
     invariants: ['premature-idle'],
   },
   {
-    name: 'found: a token response processed late is believed valid after it expired',
+    name: 'fixed (found by the simulation): a token response processed late is believed valid after it expired',
     defect: 'expiry-from-receipt',
     // Shrunk from random seed 335: tab0 freezes while its refresh response is in flight; 90 s later the
     // response is processed and its token (30 s lifetime at the AS) is taken as valid for 30 s more.
@@ -130,21 +130,21 @@ export const SCENARIOS = [
     invariants: ['expired-token'],
   },
   {
-    name: 'found: after the wall clock is set back, a new sign-in is not idle-timed-out',
+    name: 'fixed (found by the simulation): after the wall clock is set back, a new sign-in is not idle-timed-out',
     defect: 'wall-back-idle-extended',
     config: { tabs: 1, idle: { timeoutMs: 60_000, warningMs: 20_000 } },
     commands: [t(0, 'login'), advance(120_000), { do: 'walljump', ms: -600_000 }, t(0, 'login'), advance(120_000), t(0, 'get')],
     invariants: ['token-past-idle'],
   },
   {
-    name: 'found: a tab that navigates away right after logout() leaves the others signed in',
+    name: 'fixed (found by the simulation): a tab that navigates away right after logout() leaves the others signed in',
     defect: 'logout-lost-on-unload',
     config: { tabs: 2 },
     commands: [t(0, 'login'), t(0, 'logout', { gap: 0 }), t(0, 'close'), advance(30_000), { do: 'open' }, advance(1_000), t(2, 'get')],
     invariants: ['signout-propagation', 'token-after-signout', 'converge'],
   },
   {
-    name: 'found: fallback channel drops a logout and nothing polls',
+    name: 'fixed (found by the simulation): fallback channel drops a logout and nothing polls',
     defect: 'fallback-no-polling',
     // dropRate 1 for the logout only: the login gets through first.
     config: { tabs: 2, channel: 'fallback' },

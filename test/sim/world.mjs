@@ -567,9 +567,19 @@ class IdbAdapter {
       return structuredClone(m.get(key))
     })
   }
+  /** Atomic read-modify-write (one transaction in the real adapter): the lease lock's compare-and-swap. */
+  update(key, fn) {
+    return this.op('update', key, (m) => {
+      const next = fn(structuredClone(m.get(key)))
+      if (next === undefined) m.delete(key)
+      else m.set(key, structuredClone(next))
+      return structuredClone(next)
+    })
+  }
   clear() {
+    // Like the real adapter: the lock lease survives a wipe (its holder releases it by compare-and-swap).
     return this.op('clear', null, (m) => {
-      for (const k of ['session', 'activity', 'dpop', 'lock']) m.delete(k)
+      for (const k of ['session', 'activity', 'dpop']) m.delete(k)
     })
   }
   listen(listener) {
@@ -640,6 +650,7 @@ class SimAS {
     w.grantsByAt.set(at, { grant: grant.id, issuedT: w.t, expT: w.t + w.config.tokenLifetimeMs })
     this.rts.set(rt, { grant: grant.id, rotatedBy: null })
     grant.current = rt
+    grant.atExpT = w.t + w.config.tokenLifetimeMs
     return { at, rt }
   }
   /** The app's sign-in (authorization-code exchange, outside the SDK): a new grant. */
@@ -697,8 +708,10 @@ class SimAS {
           status = Number(fault)
           delete headers['content-type']
           const g = this.grantOf(rt)
-          if (g) g.bodyless++
-          if (g && g.bodyless > 6) w.violation('endless-4xx-retry', `sign-in ${g.id}: ${g.bodyless} body-less HTTP ${fault} answers and the origin still retries`)
+          // Transient while the access token is valid (retried with backoff); once it has expired, the first
+          // body-less answer must end the sign-in in every tab: a second one means the origin still retries.
+          if (g && w.t >= g.atExpT) g.bodyless++
+          if (g && g.bodyless > 1) w.violation('endless-4xx-retry', `sign-in ${g.id}: ${g.bodyless} body-less HTTP ${fault} answers after the access token expired: the origin still retries`)
         } else {
           const result = this.process(req, tab)
           status = result.status
@@ -762,10 +775,14 @@ class SimAS {
     const same = this.requests.filter((r) => r.rt === req.rt && r.outcome !== 'offline' && r.fault === null)
     const rotated = same.find((r) => r.processed)
     if (!rotated || same.length < 2) return
-    const knew = rotated.delivered || (!rotated.lost && !rotated.aborted && !this.w.tabs[rotated.tab].closed && rotated.outcome === 'pending')
-    if (knew) {
-      const others = same.filter((r) => r !== rotated).map((r) => `tab${r.tab}@${r.sentT}`)
-      this.w.violation('rt-presented-twice', `a rotated refresh token (rotated by tab${rotated.tab}@${rotated.sentT}, answer delivered) presented again by ${others.join(', ')}`, { tab: same.filter((r) => r !== rotated)[0]?.tab })
+    // In the order they were sent: a later presentation is excused only when every earlier one never
+    // answered a live tab (lost, timed out, or its tab closed with the request out): then the origin
+    // cannot know whether the token was consumed (RF-9; an AS reuse interval is the remedy).
+    const sorted = [...same].sort((a, b) => a.sentT - b.sentT || a.id - b.id)
+    const unknowable = (r) => !r.delivered && (r.lost || r.aborted || this.w.tabs[r.tab].closed)
+    const later = sorted.filter((r, i) => i > 0 && !sorted.slice(0, i).every(unknowable))
+    if (later.length) {
+      this.w.violation('rt-presented-twice', `a rotated refresh token (rotated by tab${rotated.tab}@${rotated.sentT}) presented again by ${later.map((r) => `tab${r.tab}@${r.sentT}`).join(', ')}`, { tab: later[0].tab })
     }
   }
 }
