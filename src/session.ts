@@ -660,7 +660,8 @@ export function createSession(options: SessionOptions = {}): Session {
       return await withLock(async () => {
         // A tab that keeps its session in memory cannot re-read a sibling's rotation it missed (in the
         // bfcache, or a message that raced the lock grant): it asks for their records first.
-        if (memoryPeers()) {
+        // (Even before any sibling was heard from: one back from the bfcache may have missed them all.)
+        if (canShare() && (unsaved || getStorage().kind === 'memory')) {
           post('hello')
           await pause()
         }
