@@ -11,6 +11,7 @@ export { systemClock } from './clock.js'
 export type { SessionErrorCode, SessionErrorDetails } from './errors.js'
 export type {
   Clock,
+  EndedSession,
   FetchOptions,
   IdleOptions,
   IdleState,
@@ -30,4 +31,5 @@ export type {
   SyncMessageType,
   TokenSet,
   TokenStorage,
+  UserClaims,
 } from './types.js'
