@@ -53,6 +53,12 @@ export type SessionErrorCode =
   | 'invalid_id_token'
   /** The server returned an OAuth error at sign-in or another request not listed above. */
   | 'oauth_error'
+  /**
+   * A sign-in with `prompt: 'none'` needs the user: the provider answered `login_required`,
+   * `interaction_required`, `consent_required` or `account_selection_required` (in `oauthError`).
+   * Start an interactive sign-in.
+   */
+  | 'interaction_required'
   /** A DPoP server asked for a nonce that the browser is not allowed to read (missing CORS expose header). */
   | 'dpop_nonce_unavailable'
   /** DPoP was required but the server issued a Bearer token. */

@@ -1,8 +1,10 @@
 import { SessionError } from '../errors.js'
 import type { RefreshFunction } from '../types.js'
 import { tokenRequest, toTokenSet } from './token-request.js'
-import { checkString, checkUrl } from './util.js'
+import { checkString, checkUrl, fail } from './util.js'
 import type { DPoP } from './dpop.js'
+import { checkIdToken } from './id-token.js'
+import { decodePayload } from '../user.js'
 
 /** Options of {@link refreshTokenGrant}. */
 export interface RefreshTokenGrantOptions {
@@ -37,6 +39,8 @@ export interface RefreshTokenGrantOptions {
    * @default true when `dpop` is given
    */
   readonly requireDPoP?: boolean
+  /** Allowed clock difference for the `exp` and `iat` of a refreshed ID token. @default 600_000 */
+  readonly clockToleranceMs?: number
 }
 
 /**
@@ -65,6 +69,11 @@ export interface RefreshTokenGrantOptions {
  * | with `dpop`: `use_dpop_nonce` without a readable `DPoP-Nonce` | `dpop_nonce_unavailable` | no |
  * | with `dpop`: a second `use_dpop_nonce` in a row | `oauth_error` | no |
  * | with `dpop` and `requireDPoP`: `token_type` Bearer | `dpop_downgrade` | no |
+ * | a new `id_token` for another `iss`, `sub`, `aud` or `azp`, expired, or issued in the future | `invalid_id_token` | no |
+ *
+ * A new ID token in the response is checked against the session's one (OpenID Connect Core §12.2: same
+ * `iss`, `sub`, `aud` and `azp`; `exp` and `iat` sane; no `nonce` required). On a mismatch the refresh
+ * fails and the session keeps its tokens and its `user` (automatic refresh stops; sign in again).
  *
  * The OAuth `error` is kept in `oauthError` and `error_description` in `description` (untrusted, at most
  * 256 chars). Error messages hold only the status and the error code, never a token or the body.
@@ -90,11 +99,11 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): RefreshFun
   const url = checkUrl(options.tokenEndpoint, 'tokenEndpoint')
   const defaultExpiresInMs = options.defaultExpiresInMs ?? 300_000
   if (!(defaultExpiresInMs > 0 && defaultExpiresInMs < Infinity)) {
-    throw new TypeError('sessionkeeper/oauth: defaultExpiresInMs must be a positive number')
+    throw new TypeError('sessionkeeper/oauth: invalid defaultExpiresInMs')
   }
   return async (current, context) => {
     const refreshToken = current?.refreshToken
-    if (!refreshToken) throw new SessionError('refresh_unavailable', 'sessionkeeper/oauth: no refresh token to use')
+    if (!refreshToken) throw fail('refresh_unavailable', 'no refresh token')
     const params: Record<string, string> = {
       ...options.extraParams,
       grant_type: 'refresh_token',
@@ -105,7 +114,7 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): RefreshFun
     const secrets = [refreshToken, current.accessToken, current.idToken]
     const { dpop } = options
     const reply = await tokenRequest({ url, params, fetch: options.fetch, signal: context?.signal, secrets, refresh: true, dpop })
-    return toTokenSet(reply, {
+    const tokens = toTokenSet(reply, {
       current,
       scope: options.scope,
       defaultExpiresInMs,
@@ -113,5 +122,10 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): RefreshFun
       requireDPoP: options.requireDPoP ?? true,
       onWarning: options.onWarning,
     })
+    // OpenID Connect Core §12.2: a new ID token must be about the same user, for the same client.
+    if (tokens.idToken !== current.idToken) {
+      checkIdToken(tokens.idToken, { clientId, original: decodePayload(current.idToken), toleranceMs: options.clockToleranceMs ?? 600_000 })
+    }
+    return tokens
   }
 }
