@@ -95,7 +95,7 @@ test('demo: sign in, second tab, refresh, idle warning, stay signed in, log out 
   const order = [];
   pages.esm.on('request', (r) => {
     if (r.url().startsWith(`${demo.issuer}/token/revocation`) && r.method() === 'POST') order.push('revocation');
-    if (r.url().startsWith(`${demo.issuer}/session/end`) && r.isNavigationRequest()) order.push('end-session');
+    if (r.url().startsWith(`${demo.issuer}/session/end?`) && r.method() === 'GET' && r.isNavigationRequest()) order.push('end-session');
   });
   await Promise.all([pages.esm.waitForURL((url) => url.href.startsWith(`${demo.issuer}/session/end`), { timeout: 10_000 }), pages.esm.getByTestId('logout').click()]);
   await waitFor(async () => (await Promise.all(others.map(async (p) => (await status(p)) === 'anonymous' && /signed out \(another tab\), reason: user/.test(await logOf(p))))).every(Boolean), { message: 'every other tab signed out' });
