@@ -7,7 +7,7 @@
 export type SessionErrorCode =
   /** A call got an argument it cannot use (bad token set, bad option). Not retryable. */
   | 'invalid_argument'
-  /** The client or server is misconfigured (`invalid_client`, `unauthorized_client`, CORS to an unregistered origin...). */
+  /** The client or server is misconfigured (`invalid_client`, `unauthorized_client`, a non-https endpoint...). A CORS rejection is `network`: browsers do not tell them apart. */
   | 'configuration'
   /** The request never got an HTTP answer: offline, DNS, connection refused, or a CORS rejection. Transient. */
   | 'network'

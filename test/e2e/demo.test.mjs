@@ -166,7 +166,7 @@ test('README quick starts (vanilla ESM, plain page) sign in and out as written',
         'index.html': `<!doctype html><meta charset="utf-8"><title>README vanilla ESM</title>
 <script type="importmap">{ "imports": { "sessionkeeper": "/dist/index.js", "sessionkeeper/oauth": "/dist/oauth.js", "idb": "/node_modules/idb/build/index.js", "broadcast-channel": "/node_modules/broadcast-channel/dist/esbrowser/index.js", "oblivious-set": "/node_modules/oblivious-set/dist/esm/src/index.js", "unload": "/node_modules/unload/dist/es/index.js" } }</script>
 <script type="module" src="app.js"></script>
-<p id="status">loading</p>
+<p id="status">loading</p> <p id="user"></p>
 <button id="sign-in">Sign in</button> <button id="sign-out">Log out</button>
 <div id="idle-dialog" hidden><button id="stay">Stay signed in</button></div>`,
         'app.js': local(vanilla),
@@ -202,8 +202,11 @@ test('README quick starts (vanilla ESM, plain page) sign in and out as written',
       // The snippet's session.fetch() to the API ran with the fresh token after the callback.
       await waitFor(() => sink.some((e) => e.text === 'signed in as dora'), { message: `${dir}: /me answered (${safeJson(sink)})` });
     }
-    await page.locator('#sign-out').click();
+    // Log out: every tab, then the provider's logout page ("Yes, sign me out"), and back to the page.
+    await Promise.all([page.waitForURL((u) => u.href.startsWith(`${demo.issuer}/session/end`), { timeout: 10_000 }), page.locator('#sign-out').click()]);
+    await Promise.all([page.waitForURL((u) => u.href.startsWith(url), { timeout: 10_000 }), page.locator('button[name="logout"]').click({ timeout: 10_000 })]);
     await waitFor(async () => (await statusText()) === 'anonymous', { message: `${dir}: signed out` });
+    assert.equal(new URL(page.url()).search, '', `${dir}: the state was checked and removed from the address bar`);
     // (The provider's pages log their blocked web font; only the demo's origin counts.)
     const problems = sink.filter((e) => (e.where.startsWith('pageerror') || e.where.startsWith('console.error')) && e.where.includes(demo.origin));
     assert.deepEqual(problems, [], `${dir}: page errors or console errors`);
