@@ -39,8 +39,6 @@ export interface RefreshTokenGrantOptions {
    * @default true when `dpop` is given
    */
   readonly requireDPoP?: boolean
-  /** Allowed clock difference for the `exp` and `iat` of a refreshed ID token. @default 600_000 */
-  readonly clockToleranceMs?: number
 }
 
 /**
@@ -69,11 +67,15 @@ export interface RefreshTokenGrantOptions {
  * | with `dpop`: `use_dpop_nonce` without a readable `DPoP-Nonce` | `dpop_nonce_unavailable` | no |
  * | with `dpop`: a second `use_dpop_nonce` in a row | `oauth_error` | no |
  * | with `dpop` and `requireDPoP`: `token_type` Bearer | `dpop_downgrade` | no |
- * | a new `id_token` for another `iss`, `sub`, `aud` or `azp`, expired, or issued in the future | `invalid_id_token` | no |
+ * | a new `id_token` for another `iss`, `sub`, `aud` or `azp`, or issued before the sign-in's | `invalid_id_token` | no |
  *
  * A new ID token in the response is checked against the session's one (OpenID Connect Core §12.2: same
- * `iss`, `sub`, `aud` and `azp`; `exp` and `iat` sane; no `nonce` required). On a mismatch the refresh
- * fails and the session keeps its tokens and its `user` (automatic refresh stops; sign in again).
+ * `iss`, `sub`, `aud` and `azp`; numeric `exp` and `iat`, `iat` not before the sign-in's ID token's; no
+ * `nonce` required). `exp` and `iat` are not compared with the local clock: a wrong clock must not stop
+ * refreshes (access tokens never depend on it either). On a mismatch the refresh fails and the session
+ * keeps its tokens and its `user` (automatic refresh stops; sign in again). An `id_token` that is not a
+ * JWS with a JSON payload cannot be about anyone: it is dropped (the current one is kept) with an
+ * `invalid_id_token` warning (`onWarning`), so the rotated refresh token is not lost over it.
  *
  * The OAuth `error` is kept in `oauthError` and `error_description` in `description` (untrusted, at most
  * 256 chars). Error messages hold only the status and the error code, never a token or the body.
@@ -124,7 +126,12 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): RefreshFun
     })
     // OpenID Connect Core §12.2: a new ID token must be about the same user, for the same client.
     if (tokens.idToken !== current.idToken) {
-      checkIdToken(tokens.idToken, { clientId, original: decodePayload(current.idToken), toleranceMs: options.clockToleranceMs ?? 600_000 })
+      if (!decodePayload(tokens.idToken)) {
+        options.onWarning?.(fail('invalid_id_token', 'ID token malformed (ignored)'))
+        const { idToken: _, ...rest } = tokens
+        return { ...rest, ...(current.idToken && { idToken: current.idToken }) }
+      }
+      checkIdToken(tokens.idToken, { clientId, original: decodePayload(current.idToken), toleranceMs: Infinity })
     }
     return tokens
   }
