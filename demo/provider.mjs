@@ -80,6 +80,9 @@ export async function startProvider({
     response_types: ['code'],
     redirect_uris: [...[...origins].map((o) => `${o}/cb`), ...redirectUris],
   };
+  // RP-initiated logout (oidc-provider's end_session_endpoint, on by default) may send the browser back
+  // to exactly these: every redirect URI of the client.
+  spa.post_logout_redirect_uris = [...spa.redirect_uris];
   // oidc-provider rejects a client without redirect URIs; keep one harmless placeholder then.
   if (spa.redirect_uris.length === 0) spa.redirect_uris.push('http://127.0.0.1/cb');
 

@@ -7,7 +7,7 @@
 export type SessionErrorCode =
   /** A call got an argument it cannot use (bad token set, bad option). Not retryable. */
   | 'invalid_argument'
-  /** The client or server is misconfigured (`invalid_client`, `unauthorized_client`, CORS to an unregistered origin...). */
+  /** The client or server is misconfigured (`invalid_client`, `unauthorized_client`, a non-https endpoint...). A CORS rejection is `network`: browsers do not tell them apart. */
   | 'configuration'
   /** The request never got an HTTP answer: offline, DNS, connection refused, or a CORS rejection. Transient. */
   | 'network'
@@ -53,6 +53,12 @@ export type SessionErrorCode =
   | 'invalid_id_token'
   /** The server returned an OAuth error at sign-in or another request not listed above. */
   | 'oauth_error'
+  /**
+   * A sign-in with `prompt: 'none'` needs the user: the provider answered `login_required`,
+   * `interaction_required`, `consent_required` or `account_selection_required` (in `oauthError`).
+   * Start an interactive sign-in.
+   */
+  | 'interaction_required'
   /** A DPoP server asked for a nonce that the browser is not allowed to read (missing CORS expose header). */
   | 'dpop_nonce_unavailable'
   /** DPoP was required but the server issued a Bearer token. */

@@ -11,6 +11,7 @@ export { systemClock } from './clock.js'
 export type { SessionErrorCode, SessionErrorDetails } from './errors.js'
 export type {
   Clock,
+  EndedSession,
   FetchOptions,
   IdleOptions,
   IdleState,
@@ -33,4 +34,5 @@ export type {
   SyncMessageType,
   TokenSet,
   TokenStorage,
+  UserClaims,
 } from './types.js'

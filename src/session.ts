@@ -6,6 +6,7 @@ import { createBrowserPage } from './page-lifecycle.js'
 import { createStore } from './store.js'
 import { systemClock } from './clock.js'
 import { createIndexedDBStorage, createMemoryStorage } from './token-storage.js'
+import { userOf } from './user.js'
 import type {
   IdleState,
   LogoutReason,
@@ -18,6 +19,7 @@ import type {
   SyncMessage,
   TokenSet,
   TokenStorage,
+  UserClaims,
 } from './types.js'
 
 const MAX_TOKEN = 16 * 1024
@@ -220,6 +222,8 @@ export function createSession(options: SessionOptions = {}): Session {
 
   // --- snapshot --------------------------------------------------------------------------------------------
   let reason: LogoutReason | null = null
+  // user: the ID token's claims, decoded once per ID token (the same object until the ID token changes).
+  let user: [string | undefined, UserClaims | undefined] = [undefined, undefined]
   const publish = () => {
     if (destroyed) return
     const prev = store.get()
@@ -230,16 +234,18 @@ export function createSession(options: SessionOptions = {}): Session {
       return
     }
     const idleState: IdleState = warningAt === null ? ACTIVE : Object.freeze({ phase: 'warning', logoutAt: warningAt })
+    if (user[0] !== current.tokens.idToken) user = [current.tokens.idToken, userOf(current.tokens.idToken)] // user
     if (
       prev.status === 'authenticated' &&
       prev.tokens === view &&
       prev.refreshing === refreshing &&
       prev.refreshError === refreshError &&
       prev.authenticatedAt === current.authAt &&
+      prev.user === user[1] && // user
       (prev.idle.phase === 'active' ? warningAt === null : prev.idle.logoutAt === warningAt)
     )
       return
-    store.set(Object.freeze({ status: 'authenticated', tokens: view as TokenSet, refreshing, refreshError, idle: idleState, authenticatedAt: current.authAt }))
+    store.set(Object.freeze({ status: 'authenticated', tokens: view as TokenSet, user: user[1], refreshing, refreshError, idle: idleState, authenticatedAt: current.authAt }))
   }
 
   // --- persistence -----------------------------------------------------------------------------------------
@@ -327,6 +333,7 @@ export function createSession(options: SessionOptions = {}): Session {
    * while storage still holds that sign-in, so it never erases a newer one.
    */
   const end = async (why: LogoutReason, remote: boolean, wipe = !remote, locked = false) => {
+    let revoked: Promise<unknown> | undefined // endSession waits for it
     version++
     const had = current
     // This sign-in is over for good: never adopt it again, even from a read that beats the wipe.
@@ -352,13 +359,20 @@ export function createSession(options: SessionOptions = {}): Session {
       events.emit('logout', { reason: why, remote })
       // Best effort, after the local sign-out; a rejected refresh token needs no revocation.
       if (!remote && o.revoke && why !== 'reauth-required' && why !== 'storage-cleared') {
-        Promise.resolve()
+        revoked = Promise.resolve()
           .then(() => o.revoke?.(had.tokens))
           .catch((cause: unknown) => events.emit('warning', { error: toSessionError(cause, 'revocation_failed', 'revocation failed', [had.tokens.accessToken, had.tokens.refreshToken]) }))
       }
     }
     await wiped
     if (!remote && !had) post('logout', { reason: why, epoch: null })
+    // RP-initiated logout: after every tab is signed out and the revocation settled (at most 5 s), never awaited by logout().
+    if (had && !remote && why === 'user' && o.endSession) {
+      let cancel = () => {}
+      void Promise.race([revoked, new Promise((r) => (cancel = clock.setTimeout(() => r(0), 5_000)))])
+        .then(() => (cancel(), o.endSession?.({ tokens: had.tokens, reason: why })))
+        .catch((cause: unknown) => events.emit('warning', { error: toSessionError(cause, 'configuration', 'end session failed', [had.tokens.accessToken, had.tokens.refreshToken, had.tokens.idToken]) }))
+    }
   }
   /** The default IndexedDB storage has degraded to memory in this tab. */
   const degraded = () => o.persist !== 'memory' && getStorage().kind === 'memory' && storage !== o.storage

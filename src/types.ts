@@ -33,6 +33,37 @@ export type LogoutReason =
   /** The SDK's storage was deleted by someone else (devtools, `Clear-Site-Data`, another tab). */
   | 'storage-cleared'
 
+/**
+ * The signed-in user: the claims of the session's OpenID Connect ID token, as `sessionkeeper/oauth`
+ * validated them at sign-in (and checked again on every refresh that brings a new ID token). Deeply
+ * frozen; never a token. Display and authorization hints for the UI only: an API must decide from the
+ * access token it receives, not from what the browser says.
+ */
+export interface UserClaims {
+  /** Subject: the user's stable identifier at the issuer. */
+  readonly sub: string
+  /** The issuer. */
+  readonly iss?: string
+  /** The client(s) the ID token was issued to. */
+  readonly aud?: string | readonly string[]
+  /** When the user authenticated, epoch seconds (if the provider said). */
+  readonly auth_time?: number
+  /** Full name (profile scope). */
+  readonly name?: string
+  /** E-mail address (email scope). */
+  readonly email?: string
+  /** Any other claim of the ID token. */
+  readonly [claim: string]: unknown
+}
+
+/** What {@link SessionOptions.endSession} is given: the session that the user just signed out of in this tab. */
+export interface EndedSession {
+  /** The tokens the session held (already wiped from storage and from every tab). */
+  readonly tokens: TokenSet
+  /** Why it ended: always `user` today (a `logout()` in this tab). */
+  readonly reason: LogoutReason
+}
+
 /** The idle state a UI renders: `warning` shows a countdown to `logoutAt`. */
 export type IdleState = { readonly phase: 'active' } | { readonly phase: 'warning'; readonly logoutAt: number }
 
@@ -41,12 +72,14 @@ export type IdleState = { readonly phase: 'active' } | { readonly phase: 'warnin
  * be compared by reference (`useSyncExternalStore`).
  */
 export type SessionSnapshot =
-  | { readonly status: 'loading' }
-  | { readonly status: 'anonymous'; readonly reason: LogoutReason | null }
+  | { readonly status: 'loading'; readonly user?: undefined }
+  | { readonly status: 'anonymous'; readonly reason: LogoutReason | null; readonly user?: undefined }
   | {
       readonly status: 'authenticated'
       /** `accessToken`, `expiresAt`, `scope`, `tokenType`: never the refresh token or the ID token. */
       readonly tokens: TokenSet
+      /** The ID token's claims (see {@link UserClaims}); `undefined` when the session has no ID token. */
+      readonly user: UserClaims | undefined
       /** A refresh is in flight (in this tab, or the tab holding the refresh lock). */
       readonly refreshing: boolean
       /** The last refresh failure, until a refresh succeeds. Transient failures keep the session. */
@@ -276,6 +309,14 @@ export interface SessionOptions {
    * happens, offline too; a failure is reported as a `warning` with code `revocation_failed`.
    */
   readonly revoke?: (tokens: TokenSet) => Promise<void>
+  /**
+   * Ends the session at the identity provider too (OpenID Connect RP-Initiated Logout; see `endSession`
+   * of `createSignIn` in `sessionkeeper/oauth`). Called only in the tab where `logout()` was called with
+   * reason `user`, after every tab is signed out locally and storage is wiped, and after `revoke` has
+   * settled (or 5 s have passed): the usual implementation navigates the page to the provider. Never
+   * delays the local sign-out. A rejection is reported as a `warning`.
+   */
+  readonly endSession?: (ended: EndedSession) => unknown
   /** Inactivity timeout. Off when absent. */
   readonly idle?: IdleOptions
   /** Absolute session lifetime from sign-in, whatever the activity and refreshes. Off when absent. */

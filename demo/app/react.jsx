@@ -5,22 +5,25 @@ import { createRoot } from 'react-dom/client'
 import { createSession } from 'sessionkeeper'
 import { createSignIn, refreshTokenGrant, revokeTokens } from 'sessionkeeper/oauth'
 import { SessionProvider, useSession, useIdleWarning, useSessionClient } from 'sessionkeeper/react'
-import { settings, finishSignIn, userOf, describeEvent, statusText, duration, clockTime, settingsText, EVENT_TYPES } from '../public/kit.js'
+import { settings, finishSignIn, userName, endProviderSession, describeEvent, statusText, duration, clockTime, settingsText, EVENT_TYPES } from '../public/kit.js'
 
 const s = settings()
 
 // Created once, outside any component; <SessionProvider> starts it while mounted (ref-counted, so
 // StrictMode's double effects are harmless).
+// Sign-in (authorization code + PKCE) and sign-out at the provider (RP-initiated logout), both back to this page.
+const signIn = createSignIn({ issuer: s.issuer, clientId: s.clientId, redirectUri: s.redirectUri, postLogoutRedirectUri: s.postLogoutRedirectUri, scope: 'openid' })
+
 const session = createSession({
   name: s.name,
   refresh: refreshTokenGrant({ tokenEndpoint: s.tokenEndpoint, clientId: s.clientId }),
   revoke: revokeTokens({ revocationEndpoint: s.revocationEndpoint, clientId: s.clientId }), // RFC 7009 at sign-out, best effort
+  endSession: (ended) => endProviderSession(signIn, ended), // then the provider's logout page
   refreshLeadMs: s.refreshLeadMs,
   idle: { timeoutMs: s.idleMs, warningMs: s.warningMs },
   maxSessionMs: s.maxSessionMs,
   fetch: { allowedOrigins: [new URL(s.resource).origin] },
 })
-const signIn = createSignIn({ issuer: s.issuer, clientId: s.clientId, redirectUri: s.redirectUri, scope: 'openid' })
 
 // Back from the provider? Finish the sign-in once, at module scope (not in an effect: StrictMode runs
 // effects twice and the callback is single-use). This start() keeps the session running until then, so
@@ -40,6 +43,8 @@ function useNow(ms = 250) {
 
 function Status() {
   const snapshot = useSession()
+  // The signed-in user (the ID token's claims): a selector re-renders only when the user changes.
+  const user = useSession((snap) => snap.user)
   const client = useSessionClient()
   const now = useNow()
   const [log, setLog] = useLog()
@@ -62,7 +67,7 @@ function Status() {
           <dt>Status</dt>
           <dd data-testid="status" data-status={snapshot.status}>{statusText(snapshot)}</dd>
           <dt>User</dt>
-          <dd data-testid="user">{authed ? userOf(snapshot.tokens) ?? '(no ID token)' : '–'}</dd>
+          <dd data-testid="user">{authed ? userName({ user }) ?? '(no ID token)' : '–'}</dd>
           <dt>Access token expires in</dt>
           <dd data-testid="expires-in">{authed ? duration(snapshot.tokens.expiresAt - now) : '–'}</dd>
           <dt>Session ends in (max)</dt>

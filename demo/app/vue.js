@@ -5,20 +5,23 @@ import { createApp, defineComponent, h, onScopeDispose, shallowRef } from 'vue'
 import { createSession } from 'sessionkeeper'
 import { createSignIn, refreshTokenGrant, revokeTokens } from 'sessionkeeper/oauth'
 import { createSessionPlugin, useSession, useIdleWarning, useSessionClient } from 'sessionkeeper/vue'
-import { settings, finishSignIn, userOf, describeEvent, statusText, duration, clockTime, settingsText, EVENT_TYPES } from '../public/kit.js'
+import { settings, finishSignIn, userName, endProviderSession, describeEvent, statusText, duration, clockTime, settingsText, EVENT_TYPES } from '../public/kit.js'
 
 const s = settings()
+
+// Sign-in (authorization code + PKCE) and sign-out at the provider (RP-initiated logout), both back to this page.
+const signIn = createSignIn({ issuer: s.issuer, clientId: s.clientId, redirectUri: s.redirectUri, postLogoutRedirectUri: s.postLogoutRedirectUri, scope: 'openid' })
 
 const session = createSession({
   name: s.name,
   refresh: refreshTokenGrant({ tokenEndpoint: s.tokenEndpoint, clientId: s.clientId }),
   revoke: revokeTokens({ revocationEndpoint: s.revocationEndpoint, clientId: s.clientId }), // RFC 7009 at sign-out, best effort
+  endSession: (ended) => endProviderSession(signIn, ended), // then the provider's logout page
   refreshLeadMs: s.refreshLeadMs,
   idle: { timeoutMs: s.idleMs, warningMs: s.warningMs },
   maxSessionMs: s.maxSessionMs,
   fetch: { allowedOrigins: [new URL(s.resource).origin] },
 })
-const signIn = createSignIn({ issuer: s.issuer, clientId: s.clientId, redirectUri: s.redirectUri, scope: 'openid' })
 
 /** A ref holding Date.now(), updated every `ms` while the component lives (for countdowns). */
 function useNow(ms = 250) {
@@ -42,6 +45,8 @@ const Status = defineComponent({
   props: { firstLine: { type: Object, default: null } },
   setup(props) {
     const snapshot = useSession()
+    // The signed-in user (the ID token's claims): this ref changes only when the user changes.
+    const user = useSession((snap) => snap.user)
     const client = useSessionClient()
     const now = useNow()
     const log = useLog()
@@ -65,7 +70,7 @@ const Status = defineComponent({
             h('dt', 'Status'),
             h('dd', { 'data-testid': 'status', 'data-status': snap.status }, statusText(snap)),
             h('dt', 'User'),
-            h('dd', { 'data-testid': 'user' }, authed ? userOf(snap.tokens) ?? '(no ID token)' : '–'),
+            h('dd', { 'data-testid': 'user' }, authed ? userName({ user: user.value }) ?? '(no ID token)' : '–'),
             h('dt', 'Access token expires in'),
             h('dd', { 'data-testid': 'expires-in' }, authed ? duration(snap.tokens.expiresAt - t) : '–'),
             h('dt', 'Session ends in (max)'),

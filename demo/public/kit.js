@@ -13,7 +13,8 @@
 export function settings() {
   const config = window.DEMO_CONFIG
   if (!config) throw new Error('window.DEMO_CONFIG is missing: load /config.js first')
-  const callback = isCallbackUrl(location.href)
+  // The sign-in callback (?code&state) and the return from the provider's logout (?state) both drop the query.
+  const callback = new URL(location.href).searchParams.has('state')
   const search = callback ? sessionStorage.getItem(SEARCH_KEY) ?? '' : location.search
   if (!callback) sessionStorage.setItem(SEARCH_KEY, location.search)
   const q = new URLSearchParams(search)
@@ -26,6 +27,8 @@ export function settings() {
     search,
     /** The exact redirect URI registered at the provider for this page: the page itself. */
     redirectUri: `${location.origin}${location.pathname}`,
+    /** Where the provider's logout page sends the browser back (registered as post_logout_redirect_uri). */
+    postLogoutRedirectUri: `${location.origin}${location.pathname}`,
     idleMs: num('idleMs', config.idleMs),
     warningMs: num('warningMs', config.warningMs),
     maxSessionMs: num('maxSessionMs', config.maxSessionMs),
@@ -35,45 +38,45 @@ export function settings() {
 
 const SEARCH_KEY = 'sessionkeeper-demo:search'
 
-function isCallbackUrl(href) {
-  const q = new URL(href).searchParams
-  return q.has('state') && (q.has('code') || q.has('error'))
-}
-
 /**
  * Finishes a sign-in when this page load is the redirect back from the provider: the tokens go into
  * `session.login()`, which signs in every tab. Restores the demo's query string afterwards.
  * Returns the first log line of the page (what happened, or the state the page found).
  */
 export async function finishSignIn(session, signIn, s) {
-  if (!signIn.isCallback()) {
-    const snap = session.getSnapshot()
-    return snap.status === 'authenticated'
-      ? { kind: 'login', text: `session restored from storage: ${userOf(snap.tokens) ?? '?'}` }
-      : { kind: 'info', text: 'not signed in' }
-  }
   try {
-    const tokens = await signIn.handleCallback()
-    await session.login(tokens)
-    return { text: `signed in as ${userOf(tokens) ?? '?'} (authorization code + PKCE)`, kind: 'login' }
+    // Back from the provider's logout page (RP-initiated logout): the state it echoes is checked.
+    if (signIn.handleEndSessionCallback()) return { kind: 'logout', text: 'signed out at the provider too' }
+    if (!signIn.isCallback()) {
+      const snap = session.getSnapshot()
+      return snap.status === 'authenticated'
+        ? { kind: 'login', text: `session restored from storage: ${userName(snap) ?? '?'}` }
+        : { kind: 'info', text: 'not signed in' }
+    }
+    await session.login(await signIn.handleCallback())
+    return { text: `signed in as ${userName(session.getSnapshot()) ?? '?'} (authorization code + PKCE)`, kind: 'login' }
   } catch (error) {
     return { text: `sign-in failed: ${error.code ?? error.name}: ${error.message}`, kind: 'error' }
   } finally {
-    history.replaceState(history.state, '', `${location.pathname}${s.search}`)
+    if (location.search !== s.search) history.replaceState(history.state, '', `${location.pathname}${s.search}`)
   }
 }
 
-/** The user's name: `sub` from the ID token's claims (display only; createSignIn checked the token). */
-export function userOf(tokens) {
-  const payload = tokens?.idToken?.split('.')[1]
-  if (!payload) return null
-  try {
-    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/'))
-    const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(json, (c) => c.charCodeAt(0))))
-    return typeof claims.name === 'string' ? claims.name : typeof claims.sub === 'string' ? claims.sub : null
-  } catch {
-    return null
-  }
+/** The user's name from the snapshot's `user` (the ID token's claims, validated at sign-in by sessionkeeper/oauth). */
+export function userName(snapshot) {
+  const user = snapshot?.user
+  return user ? (typeof user.name === 'string' ? user.name : user.sub) : null
+}
+
+/**
+ * What the pages give `createSession({ endSession })`: after the local sign-out (every tab) and the
+ * revocation, the page goes to the provider's logout page, which ends the provider's session too.
+ * A provider without an end_session_endpoint cannot do that: the user should close the browser.
+ */
+export function endProviderSession(signIn, ended) {
+  return signIn.endSession(ended).then((result) => {
+    if (!result.redirected) console.warn('The provider cannot end its own session: close the browser to sign out completely.')
+  })
 }
 
 /** Every event type of `session.on()`, for the log. */
@@ -139,7 +142,7 @@ export function mountPanel(session, { signIn, settings: s, firstLine }) {
     const signedIn = snap.status === 'authenticated'
     $('status').textContent = statusText(snap)
     $('status').dataset.status = snap.status
-    $('user').textContent = signedIn ? userOf(snap.tokens) ?? '(no ID token)' : '–'
+    $('user').textContent = signedIn ? userName(snap) ?? '(no ID token)' : '–'
     $('signin').hidden = signedIn || snap.status === 'loading'
     $('logout').hidden = !signedIn
     $('api').hidden = !signedIn

@@ -2,9 +2,8 @@
 // and server nonces remembered per origin.
 import { SessionError } from '../errors.js'
 import { systemClock } from '../clock.js'
-import { createIndexedDBStorage } from '../token-storage.js'
-import type { RequestAuthorizer, TokenSet } from '../types.js'
-import { b64u, random, sha256 } from './util.js'
+import type { RequestAuthorizer, TokenSet, TokenStorage } from '../types.js'
+import { b64u, random, sha256, fail } from './util.js'
 
 /**
  * Where the DPoP key pair lives. `save` must not overwrite a pair that is already stored (use an
@@ -31,7 +30,10 @@ export interface DPoPOptions {
 /** The key pair in `sessionkeeper:<name>`, read through a short-lived connection and cached until `clear()`. */
 function databaseKeys(name: string): DPoPKeyStorage & { forget(): void; load(fresh?: boolean): Promise<CryptoKeyPair | undefined> } {
   let cached: CryptoKeyPair | undefined
-  const use = async <T>(op: (s: ReturnType<typeof createIndexedDBStorage>) => Promise<T>): Promise<T> => {
+  const use = async <T>(op: (s: TokenStorage) => Promise<T>): Promise<T> => {
+    // Loaded on first use: the storage adapter (and idb) is the bulk of this entry, and an app has it
+    // already from the core; an app that keeps the key elsewhere never downloads it for the oauth entry.
+    const { createIndexedDBStorage } = await import('../token-storage.js')
     const s = createIndexedDBStorage(name, systemClock)
     try {
       return await op(s)
@@ -119,7 +121,7 @@ export function createDPoP(options: DPoPOptions = {}): DPoP {
       .then((pair) => storage.save(pair))
       .finally(() => (creating = undefined))
     const saved = await creating
-    if (!isPair(saved)) throw new SessionError('storage_corrupt', 'sessionkeeper/oauth: the stored DPoP key is not a key pair')
+    if (!isPair(saved)) throw fail('storage_corrupt', 'stored DPoP key invalid')
     return saved
   }
   const proof = async (request: DPoPProofRequest): Promise<string> => sign((await key(true))!, request, nonces)
@@ -162,7 +164,7 @@ export function createDPoP(options: DPoPOptions = {}): DPoP {
 }
 
 const nonceUnavailable = (): SessionError =>
-  new SessionError('dpop_nonce_unavailable', 'sessionkeeper/oauth: the server asked for a DPoP nonce the browser cannot read (expose the DPoP-Nonce header)')
+  fail('dpop_nonce_unavailable', 'DPoP-Nonce unreadable (expose it with CORS)')
 
 /** Stores a valid `DPoP-Nonce` of `response` for the origin of `url`; returns it. */
 function rememberNonce(nonces: Map<string, string>, url: string, response: Response): string | undefined {
@@ -199,7 +201,7 @@ export async function tokenProof(dpop: DPoP, url: string, create: boolean): Prom
   if (!inner) throw new TypeError('sessionkeeper/oauth: dpop must come from createDPoP()')
   // The token endpoint always gets the key the database holds now: the refresh token is bound to it.
   const pair = await inner.key(create, true)
-  if (!pair) throw new SessionError('reauth_required', 'sessionkeeper/oauth: the DPoP key of this session is gone')
+  if (!pair) throw fail('reauth_required', 'DPoP key gone')
   return sign(pair, { method: 'POST', url }, inner.nonces)
 }
 

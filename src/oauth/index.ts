@@ -2,7 +2,8 @@
  * `sessionkeeper/oauth`: IdP-agnostic OAuth 2.0 / OpenID Connect helpers for public browser clients.
  *
  * - {@link refreshTokenGrant}: the refresh function for `createSession({ refresh })` (RFC 6749 §6).
- * - {@link createSignIn}: authorization-code sign-in with PKCE S256 and OpenID Connect checks (RFC 7636, RFC 9207).
+ * - {@link createSignIn}: authorization-code sign-in with PKCE S256 and OpenID Connect checks (RFC 7636, RFC 9207),
+ *   `prompt=none`, RP-initiated logout (`endSession`, for `createSession({ endSession })`) and UserInfo.
  * - {@link createDPoP}: DPoP (RFC 9449) keys and proofs for the two above and, as `fetch.authorizer`, for `session.fetch`.
  * - {@link revokeTokens}: token revocation on sign-out for `createSession({ revoke })` (RFC 7009).
  *
@@ -12,6 +13,7 @@
 export { refreshTokenGrant, type RefreshTokenGrantOptions } from './refresh.js'
 export {
   createSignIn,
+  type EndSessionResult,
   type SignIn,
   type SignInOptions,
   type SignInRequestOptions,

@@ -1,8 +1,10 @@
 import { SessionError } from '../errors.js'
 import type { RefreshFunction } from '../types.js'
 import { tokenRequest, toTokenSet } from './token-request.js'
-import { checkString, checkUrl } from './util.js'
+import { checkString, checkUrl, fail } from './util.js'
 import type { DPoP } from './dpop.js'
+import { checkIdToken } from './id-token.js'
+import { decodePayload } from '../user.js'
 
 /** Options of {@link refreshTokenGrant}. */
 export interface RefreshTokenGrantOptions {
@@ -66,6 +68,15 @@ export interface RefreshTokenGrantOptions {
  * | with `dpop`: `use_dpop_nonce` without a readable `DPoP-Nonce` | `dpop_nonce_unavailable` | no |
  * | with `dpop`: a second `use_dpop_nonce` in a row | `oauth_error` | no |
  * | with `dpop` and `requireDPoP`: `token_type` Bearer | `dpop_downgrade` | no |
+ * | a new `id_token` for another `iss`, `sub`, `aud` or `azp`, or issued before the sign-in's | `invalid_id_token` | no |
+ *
+ * A new ID token in the response is checked against the session's one (OpenID Connect Core §12.2: same
+ * `iss`, `sub`, `aud` and `azp`; numeric `exp` and `iat`, `iat` not before the sign-in's ID token's; no
+ * `nonce` required). `exp` and `iat` are not compared with the local clock: a wrong clock must not stop
+ * refreshes (access tokens never depend on it either). On a mismatch the refresh fails and the session
+ * keeps its tokens and its `user` (automatic refresh stops; sign in again). An `id_token` that is not a
+ * JWS with a JSON payload cannot be about anyone: it is dropped (the current one is kept) with an
+ * `invalid_id_token` warning (`onWarning`), so the rotated refresh token is not lost over it.
  *
  * The OAuth `error` is kept in `oauthError` and `error_description` in `description` (untrusted, at most
  * 256 chars). Error messages hold only the status and the error code, never a token or the body.
@@ -91,11 +102,11 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): RefreshFun
   const url = checkUrl(options.tokenEndpoint, 'tokenEndpoint')
   const defaultExpiresInMs = options.defaultExpiresInMs ?? 300_000
   if (!(defaultExpiresInMs > 0 && defaultExpiresInMs < Infinity)) {
-    throw new TypeError('sessionkeeper/oauth: defaultExpiresInMs must be a positive number')
+    throw new TypeError('sessionkeeper/oauth: invalid defaultExpiresInMs')
   }
   return async (current, context) => {
     const refreshToken = current?.refreshToken
-    if (!refreshToken) throw new SessionError('refresh_unavailable', 'sessionkeeper/oauth: no refresh token to use')
+    if (!refreshToken) throw fail('refresh_unavailable', 'no refresh token')
     const params: Record<string, string> = {
       ...options.extraParams,
       grant_type: 'refresh_token',
@@ -106,7 +117,7 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): RefreshFun
     const secrets = [refreshToken, current.accessToken, current.idToken]
     const { dpop } = options
     const reply = await tokenRequest({ url, params, fetch: options.fetch, signal: context?.signal, secrets, refresh: true, dpop })
-    return toTokenSet(reply, {
+    const tokens = toTokenSet(reply, {
       current,
       scope: options.scope,
       defaultExpiresInMs,
@@ -114,5 +125,15 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): RefreshFun
       requireDPoP: options.requireDPoP ?? true,
       onWarning: options.onWarning,
     })
+    // OpenID Connect Core §12.2: a new ID token must be about the same user, for the same client.
+    if (tokens.idToken !== current.idToken) {
+      if (!decodePayload(tokens.idToken)) {
+        options.onWarning?.(fail('invalid_id_token', 'ID token malformed (ignored)'))
+        const { idToken: _, ...rest } = tokens
+        return { ...rest, ...(current.idToken && { idToken: current.idToken }) }
+      }
+      checkIdToken(tokens.idToken, { clientId, original: decodePayload(current.idToken), toleranceMs: Infinity })
+    }
+    return tokens
   }
 }

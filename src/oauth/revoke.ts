@@ -1,7 +1,7 @@
 import { SessionError } from '../errors.js'
 import type { TokenSet } from '../types.js'
 import { readObject, responseError, send } from './token-request.js'
-import { checkString, checkUrl } from './util.js'
+import { checkString, checkUrl, fail } from './util.js'
 
 /** Options of {@link revokeTokens}. */
 export interface RevokeTokensOptions {
@@ -58,7 +58,7 @@ export function revokeTokens(options: RevokeTokensOptions): (tokens: TokenSet) =
     }
     if (failure) {
       const { status, oauthError } = failure as SessionError
-      throw new SessionError('revocation_failed', `sessionkeeper/oauth: token revocation failed (${(failure as SessionError).code})`, {
+      throw fail('revocation_failed', `revocation failed (${(failure as SessionError).code})`, {
         cause: failure,
         ...(status !== undefined && { status }),
         ...(oauthError !== undefined && { oauthError }),

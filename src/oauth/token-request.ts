@@ -3,7 +3,7 @@
 import { mentions, SessionError, toSessionError, type SessionErrorCode } from '../errors.js'
 import { systemClock } from '../clock.js'
 import type { TokenSet } from '../types.js'
-import { own, parseObject } from './util.js'
+import { own, parseObject, fail } from './util.js'
 import { nonceUnavailable, tokenNonce, tokenProof, type DPoP } from './dpop.js'
 
 const MAX_BODY = 65_536
@@ -40,8 +40,8 @@ function fetchError(error: unknown, http: HttpOptions, reading?: boolean): Sessi
   const name = (error as Error | undefined)?.name
   // Firefox reports a body that breaks off as an AbortError too: only our signal means "timed out" then.
   return http.signal?.aborted || name === 'TimeoutError' || (name === 'AbortError' && !reading)
-    ? toSessionError(error, 'timeout', 'sessionkeeper/oauth: request aborted or timed out', http.secrets)
-    : toSessionError(error, 'network', 'sessionkeeper/oauth: request failed (offline, server down or CORS: is this origin allowed?)', http.secrets)
+    ? toSessionError(error, 'timeout', 'sessionkeeper/oauth: timed out', http.secrets)
+    : toSessionError(error, 'network', 'sessionkeeper/oauth: no response (offline, server down or CORS)', http.secrets)
 }
 
 /**
@@ -141,7 +141,7 @@ export function responseError(
   const safeError = error && !mentions(error, request.secrets) ? error : undefined
   return new SessionError(
     code,
-    `sessionkeeper/oauth: server answered HTTP ${status}${safeError ? ` ${safeError}` : ''}`,
+    `sessionkeeper/oauth: HTTP ${status}${safeError ? ` ${safeError}` : ''}`,
     {
       status,
       ...(safeError && { oauthError: safeError }),
@@ -179,7 +179,7 @@ export interface TokenSetOptions {
  */
 export function toTokenSet({ body, receivedAt }: TokenReply, options: TokenSetOptions): TokenSet {
   const bad = (member: string): SessionError =>
-    new SessionError('invalid_token_response', `sessionkeeper/oauth: invalid token response (${member})`)
+    fail('invalid_token_response', `bad token response (${member})`)
   if (!body) throw bad('not a JSON object of at most 64 KB')
   const accessToken = own(body, 'access_token')
   if (typeof accessToken !== 'string' || !accessToken || accessToken.length > MAX_TOKEN) throw bad('access_token')
@@ -188,13 +188,13 @@ export function toTokenSet({ body, receivedAt }: TokenReply, options: TokenSetOp
   if (tokenType !== 'bearer' && tokenType !== 'dpop') throw bad('token_type')
   if (tokenType === 'dpop' && !options.dpop) throw bad('token_type DPoP without a DPoP key')
   if (tokenType === 'bearer' && options.dpop && options.requireDPoP) {
-    throw new SessionError('dpop_downgrade', 'sessionkeeper/oauth: DPoP is required but the server issued a Bearer token')
+    throw fail('dpop_downgrade', 'Bearer token, DPoP required')
   }
   const expiresIn = own(body, 'expires_in')
   let lifetimeMs = options.defaultExpiresInMs
   if (expiresIn === undefined) {
     options.onWarning?.(
-      new SessionError('token_lifetime_unknown', `sessionkeeper/oauth: no expires_in, assuming ${lifetimeMs} ms`),
+      fail('token_lifetime_unknown', `no expires_in, assuming ${lifetimeMs} ms`),
     )
   } else {
     const seconds =

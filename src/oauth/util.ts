@@ -1,5 +1,12 @@
 // Small internal helpers of the oauth entry: base64url, randomness, hashing, safe JSON, URL checks.
-import { SessionError } from '../errors.js'
+import { SessionError, type SessionErrorCode, type SessionErrorDetails } from '../errors.js'
+
+/** A SessionError of the oauth entry (message prefixed with the entry's name). */
+export const fail = (code: SessionErrorCode, message: string, details?: SessionErrorDetails): SessionError =>
+  new SessionError(code, `sessionkeeper/oauth: ${message}`, details)
+
+/** Safe JSON object parsing, shared with the core (the snapshot's `user`). */
+export { parseObject } from '../user.js'
 
 /** base64url without padding (RFC 7515 §2). */
 export function b64u(input: ArrayBuffer | Uint8Array | string): string {
@@ -16,19 +23,6 @@ export const random = (n = 32): string => b64u(crypto.getRandomValues(new Uint8A
 export const sha256 = async (text: string): Promise<string> =>
   b64u(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)))
 
-/**
- * Parses a JSON object. `__proto__` members are dropped by the reviver, so copying the result can never
- * change a prototype; anything that is not a plain object gives `undefined`.
- */
-export function parseObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(text, (key, v: unknown) => (key === '__proto__' ? undefined : v))
-    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined
-  } catch {
-    return undefined
-  }
-}
-
 /** Own member only: a polluted `Object.prototype` cannot supply a missing field. */
 export const own = (o: Record<string, unknown> | undefined, key: string): unknown =>
   o && Object.prototype.hasOwnProperty.call(o, key) ? o[key] : undefined
@@ -38,7 +32,7 @@ export const own = (o: Record<string, unknown> | undefined, key: string): unknow
  * @throws TypeError when not a string; SessionError `configuration` otherwise
  */
 export function checkUrl(value: unknown, name: string): string {
-  if (typeof value !== 'string' || !value) throw new TypeError(`sessionkeeper/oauth: ${name} must be a URL string`)
+  if (typeof value !== 'string' || !value) throw new TypeError(`sessionkeeper/oauth: ${name}: URL expected`)
   let url: URL | undefined
   try {
     url = new URL(value)
@@ -50,13 +44,13 @@ export function checkUrl(value: unknown, name: string): string {
     url.hash ||
     !(url.protocol === 'https:' || (url.protocol === 'http:' && /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/.test(url.hostname)))
   ) {
-    throw new SessionError('configuration', `sessionkeeper/oauth: ${name} must be an https URL (http only on loopback) without a fragment`)
+    throw fail('configuration', `${name}: https URL expected (http on loopback), no fragment`)
   }
   return value
 }
 
 /** A required non-empty string option. */
 export function checkString(value: unknown, name: string): string {
-  if (typeof value !== 'string' || !value) throw new TypeError(`sessionkeeper/oauth: ${name} must be a non-empty string`)
+  if (typeof value !== 'string' || !value) throw new TypeError(`sessionkeeper/oauth: ${name}: string expected`)
   return value
 }

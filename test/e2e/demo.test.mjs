@@ -1,7 +1,8 @@
 // The `npm start` demo, end to end in Debian Chromium: startDemo() in-process (oidc-provider + the four
 // pages), sign in through the provider's login page on the plain page, open the ESM, React and Vue pages
 // in more tabs and see them signed in, watch a refresh reach every tab, see the idle warning in every tab,
-// click "Stay signed in" in one and see it close everywhere, log out in one and see the others follow.
+// click "Stay signed in" in one and see it close everywhere, log out in one and see the others follow, the
+// provider's session end (RP-initiated logout), and the next sign-in ask for the password again.
 // A screenshot of each page goes to test-results/screenshots/ (look at them: they are the demo's face).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,7 +24,7 @@ if (missing.length) throw new Error(`dist/ is not built (${missing.join(', ')} m
 const TTL_S = 8;
 const QUERY = '?idleMs=20000&warningMs=10000&maxSessionMs=600000';
 
-test('demo: sign in, second tab, refresh, idle warning, stay signed in, log out everywhere; screenshots', { timeout: 60_000 }, async (t) => {
+test('demo: sign in, second tab, refresh, idle warning, stay signed in, log out everywhere (and at the provider), sign in again; screenshots', { timeout: 90_000 }, async (t) => {
   const demo = await startDemo({ port: 0, providerPort: 0, accessTokenTtl: TTL_S });
   t.after(() => demo.close());
   const browser = await launchChromium();
@@ -87,12 +88,43 @@ test('demo: sign in, second tab, refresh, idle warning, stay signed in, log out 
   await waitAll('the warning closed in every tab', async (p) => !(await p.getByTestId('idle-dialog').isVisible()) && (await status(p)) === 'authenticated');
   for (const name of PAGES) await pages[name].screenshot({ path: join(SHOTS, `demo-${name}.png`) });
 
-  // 6. Log out in the ESM tab: every tab follows, and the refresh token is revoked at the provider.
-  await pages.esm.getByTestId('logout').click();
-  await waitAll('every tab signed out', async (p) => (await status(p)) === 'anonymous' && /signed out \((this|another) tab\), reason: user/.test(await logOf(p)));
+  // 6. Log out in the ESM tab: every tab follows, the refresh token is revoked at the provider, and then
+  //    (RP-initiated logout) the ESM tab goes to the provider's logout page, which ends the provider's
+  //    session, and comes back with the state it was given.
+  const others = ['plain', 'react', 'vue'].map((name) => pages[name]);
+  const order = [];
+  pages.esm.on('request', (r) => {
+    if (r.url().startsWith(`${demo.issuer}/token/revocation`) && r.method() === 'POST') order.push('revocation');
+    if (r.url().startsWith(`${demo.issuer}/session/end?`) && r.method() === 'GET' && r.isNavigationRequest()) order.push('end-session');
+  });
+  await Promise.all([pages.esm.waitForURL((url) => url.href.startsWith(`${demo.issuer}/session/end`), { timeout: 10_000 }), pages.esm.getByTestId('logout').click()]);
+  await waitFor(async () => (await Promise.all(others.map(async (p) => (await status(p)) === 'anonymous' && /signed out \(another tab\), reason: user/.test(await logOf(p))))).every(Boolean), { message: 'every other tab signed out' });
   await waitFor(() => events.grantRevokedBy.revocation >= 1, { timeout: 5_000, message: `revocation at sign-out: ${safeJson(events.summary())}` });
+  // Revocation (refresh token, then access token) before the page leaves for the provider.
+  assert.deepEqual(order, ['revocation', 'revocation', 'end-session'], 'the tokens are revoked before the page leaves for the provider');
+  const endSession = new URL(pages.esm.url());
+  assert.equal(endSession.searchParams.get('client_id'), 'spa');
+  assert.equal(endSession.searchParams.get('post_logout_redirect_uri'), demo.urls.esm);
+  assert.ok(endSession.searchParams.get('id_token_hint'), 'id_token_hint');
+  await Promise.all([
+    pages.esm.waitForURL((url) => url.href.startsWith(demo.urls.esm), { timeout: 10_000 }),
+    pages.esm.locator('button[name="logout"]').click({ timeout: 10_000 }), // "Yes, sign me out"
+  ]);
+  await waitFor(async () => (await status(pages.esm)) === 'anonymous' && /signed out at the provider too/.test(await logOf(pages.esm)), { message: `the ESM tab is back, state checked (${await logOf(pages.esm).catch(() => '')})` });
+  assert.equal(new URL(pages.esm.url()).search, QUERY, 'the state is gone from the address bar, the demo settings are back');
   assert.equal(events.grantRevokedBy.token, undefined, `no refresh-token replay: ${safeJson(events.summary())}`);
   await pages.plain.screenshot({ path: join(SHOTS, 'demo-plain-signed-out.png') });
+
+  // 7. Sign in again (issue 11): the provider's session is over, so it asks for the password again
+  //    instead of handing the previous user's account to whoever clicks "Continue".
+  await Promise.all([plain.waitForURL((url) => url.href.startsWith(demo.issuer), { timeout: 10_000 }), plain.getByTestId('signin').click()]);
+  await plain.locator('input[name="password"]').waitFor({ state: 'visible', timeout: 10_000 });
+  await plain.screenshot({ path: join(SHOTS, 'demo-second-sign-in-asks-for-password.png') });
+  await plain.locator('input[name="login"]').fill('bob');
+  await plain.locator('input[name="password"]').fill('another password');
+  await Promise.all([plain.waitForURL(/\/interaction\//, { timeout: 10_000 }), plain.locator('button[type="submit"]').click()]);
+  await Promise.all([plain.waitForURL((url) => url.href.startsWith(demo.urls.plain), { timeout: 10_000 }), plain.locator('button[type="submit"]').click()]);
+  await waitAll('every tab signed in as bob', async (p) => (await status(p)) === 'authenticated' && (await text(p, 'user')) === 'bob', 10_000);
 
   // No page errors and no console errors on the demo's origin; no token anywhere it should not be.
   const problems = sink.filter((e) => (e.where.startsWith('pageerror') || e.where.startsWith('console.error')) && e.where.includes(demo.origin));
@@ -134,7 +166,7 @@ test('README quick starts (vanilla ESM, plain page) sign in and out as written',
         'index.html': `<!doctype html><meta charset="utf-8"><title>README vanilla ESM</title>
 <script type="importmap">{ "imports": { "sessionkeeper": "/dist/index.js", "sessionkeeper/oauth": "/dist/oauth.js", "idb": "/node_modules/idb/build/index.js", "broadcast-channel": "/node_modules/broadcast-channel/dist/esbrowser/index.js", "oblivious-set": "/node_modules/oblivious-set/dist/esm/src/index.js", "unload": "/node_modules/unload/dist/es/index.js" } }</script>
 <script type="module" src="app.js"></script>
-<p id="status">loading</p>
+<p id="status">loading</p> <p id="user"></p>
 <button id="sign-in">Sign in</button> <button id="sign-out">Log out</button>
 <div id="idle-dialog" hidden><button id="stay">Stay signed in</button></div>`,
         'app.js': local(vanilla),
@@ -170,8 +202,11 @@ test('README quick starts (vanilla ESM, plain page) sign in and out as written',
       // The snippet's session.fetch() to the API ran with the fresh token after the callback.
       await waitFor(() => sink.some((e) => e.text === 'signed in as dora'), { message: `${dir}: /me answered (${safeJson(sink)})` });
     }
-    await page.locator('#sign-out').click();
+    // Log out: every tab, then the provider's logout page ("Yes, sign me out"), and back to the page.
+    await Promise.all([page.waitForURL((u) => u.href.startsWith(`${demo.issuer}/session/end`), { timeout: 10_000 }), page.locator('#sign-out').click()]);
+    await Promise.all([page.waitForURL((u) => u.href.startsWith(url), { timeout: 10_000 }), page.locator('button[name="logout"]').click({ timeout: 10_000 })]);
     await waitFor(async () => (await statusText()) === 'anonymous', { message: `${dir}: signed out` });
+    assert.equal(new URL(page.url()).search, '', `${dir}: the state was checked and removed from the address bar`);
     // (The provider's pages log their blocked web font; only the demo's origin counts.)
     const problems = sink.filter((e) => (e.where.startsWith('pageerror') || e.where.startsWith('console.error')) && e.where.includes(demo.origin));
     assert.deepEqual(problems, [], `${dir}: page errors or console errors`);

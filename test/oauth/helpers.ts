@@ -85,3 +85,14 @@ export async function expectError(
   expectNoLeak(e)
   return e
 }
+
+const b64u = (text: string) => btoa(String.fromCharCode(...new TextEncoder().encode(text))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+/** An unsigned-looking JWS with these claims (the SDK never checks ID token signatures, see createSignIn). */
+export function jwt(claims: Record<string, unknown>): string {
+  return `${b64u(JSON.stringify({ alg: 'RS256', kid: 'k1' }))}.${b64u(JSON.stringify(claims))}.c2lnbmF0dXJl`
+}
+/** Claims of a valid ID token for client `spa` at `https://id.example.com`, issued now. */
+export function idClaims(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const now = Math.floor(Date.now() / 1000)
+  return { iss: 'https://id.example.com', aud: 'spa', sub: 'user-1', iat: now, exp: now + 3600, ...extra }
+}

@@ -3,7 +3,7 @@ import { expect } from 'chai'
 import { refreshTokenGrant, type RefreshTokenGrantOptions } from '../../src/oauth/index'
 import { SessionError } from '../../src/errors'
 import type { TokenSet } from '../../src/types'
-import { expectError, expectNoLeak, json, stubFetch, token, type Reply } from './helpers'
+import { expectError, expectNoLeak, idClaims, json, jwt, stubFetch, token, type Reply } from './helpers'
 
 const TOKEN_ENDPOINT = 'https://as.example.com/token'
 
@@ -101,13 +101,14 @@ describe('oauth: refreshTokenGrant', () => {
 
   describe('200 responses', () => {
     it('maps a valid response to a TokenSet, expiry from receipt time', async () => {
-      const { run } = grant([ok({ id_token: 'id.new.x', scope: 'openid' })])
+      const idToken = jwt(idClaims())
+      const { run } = grant([ok({ id_token: idToken, scope: 'openid' })])
       const before = Date.now()
       const tokens = await run()
       const after = Date.now()
       expect(tokens.accessToken).to.equal(newAt)
       expect(tokens.refreshToken).to.equal(newRt)
-      expect(tokens.idToken).to.equal('id.new.x')
+      expect(tokens.idToken).to.equal(idToken)
       expect(tokens.tokenType).to.equal('Bearer')
       expect(tokens.scope).to.equal('openid')
       expect(tokens.expiresAt).to.be.within(before + 3_600_000, after + 3_600_000)

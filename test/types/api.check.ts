@@ -70,3 +70,39 @@ void new SessionError('oops', 'x')
 createSession({ fetch: { authorizer: createDPoP({ name: 'types' }) } })
 // @ts-expect-error the authorizer must be able to authorize
 createSession({ fetch: { authorizer: {} } })
+
+// The user: typed claims on every snapshot variant (undefined unless authenticated), read-only.
+import { createSignIn, type EndSessionResult } from '../../src/oauth/index'
+import type { UserClaims } from '../../src/index'
+const user: UserClaims | undefined = session.getSnapshot().user
+if (user) {
+  const sub: string = user.sub
+  void sub
+  // @ts-expect-error claims are read-only
+  user.sub = 'mallory'
+}
+// endSession gets the ended session; it is an option of createSession and a method of the sign-in.
+const signIn = createSignIn({ issuer: 'https://id.example', clientId: 'spa', redirectUri: 'https://app.example/', postLogoutRedirectUri: 'https://app.example/' })
+createSession({ endSession: signIn.endSession })
+createSession({ endSession: async ({ tokens, reason }) => void [tokens.idToken, reason] })
+// @ts-expect-error endSession is a function
+createSession({ endSession: 'https://id.example/logout' })
+void signIn.endSession({ tokens }).then((r: EndSessionResult) => (r.redirected ? undefined : r.reason))
+// @ts-expect-error endSession needs the ended session's tokens
+void signIn.endSession()
+// @ts-expect-error postLogoutRedirectUri is a string
+createSignIn({ issuer: 'https://id.example', clientId: 'spa', redirectUri: 'https://app.example/', postLogoutRedirectUri: true })
+// getUserInfo takes the session, not a token
+void signIn.getUserInfo(session)
+// @ts-expect-error a token string is not a session
+void signIn.getUserInfo('access-token')
+// prompt=none answers have their own code
+void new SessionError('interaction_required', 'x')
+// useSession(s => s.user) in React and Vue: the selector sees `user` on every snapshot variant.
+import { useSession as useReactSession } from '../../src/react/index'
+import { useSession as useVueSession } from '../../src/vue/index'
+export function ReactUser(): string | undefined {
+  const u: UserClaims | undefined = useReactSession((s) => s.user)
+  return u?.name
+}
+export const vueUser: UserClaims | undefined = useVueSession((s) => s.user).value
