@@ -43,6 +43,7 @@ export function createBroadcastSync(name: string): SyncChannel {
   }
   return {
     inMemory,
+    lossy: !inMemory,
     ...(ready && { ready }),
     post: (message) => void (closed || send(message)),
     listen(listener) {

@@ -165,6 +165,8 @@ export function createSession(options: SessionOptions = {}): Session {
   let unsaved = false
   /** Storage has been read once (until then the snapshot stays `loading` unless a sign-in happens). */
   let loaded = false
+  /** The page was in the bfcache or frozen since the last refresh (messages may have been missed). */
+  let away = false
   /** Another tab has been heard from. */
   let peers = false
   /** This tab keeps its session in memory and has siblings it shares it with over the native channel. */
@@ -600,7 +602,7 @@ export function createSession(options: SessionOptions = {}): Session {
     const now = clock.now()
     const at: number[] = []
     // A fallback transport (no BroadcastChannel) can lose messages: re-read storage now and then (XT-1).
-    if (channel && !channel.inMemory) at.push((nextPoll ??= now + POLL_MS))
+    if (channel?.lossy) at.push((nextPoll ??= now + POLL_MS))
     const r = current
     if (!r) return arm(at, now)
     if (o.maxSessionMs !== undefined) at.push(now + o.maxSessionMs - sessionElapsed(r))
@@ -674,8 +676,9 @@ export function createSession(options: SessionOptions = {}): Session {
       return await withLock(async () => {
         // A tab that keeps its session in memory cannot re-read a sibling's rotation it missed (in the
         // bfcache, or a message that raced the lock grant): it asks for their records first.
-        // (Even before any sibling was heard from: one back from the bfcache may have missed them all.)
-        if (canShare() && (unsaved || getStorage().kind === 'memory')) {
+        // (Back from the bfcache or frozen, even before any sibling was heard from: it may have missed them all.)
+        if (canShare() && (unsaved || getStorage().kind === 'memory') && (peers || away)) {
+          away = false
           post('hello')
           await pause()
         }
@@ -790,7 +793,7 @@ export function createSession(options: SessionOptions = {}): Session {
     // Going into the bfcache or frozen: memory may be stale when the page comes back. Until the re-read
     // on pageshow/resume has landed, getAccessToken() waits for it (XT-7, XT-8).
     if (event === 'pagehide' || event === 'freeze') {
-      stale = true
+      stale = away = true
       // A storage lease held by a page that may never come back would stall the other tabs until it lapses.
       if (event === 'pagehide') withLock.release()
       return

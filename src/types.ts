@@ -179,6 +179,8 @@ export interface SyncMessage {
 export interface SyncChannel {
   /** True if messages never touch disk (native BroadcastChannel): only then may they carry tokens. */
   readonly inMemory?: boolean
+  /** True if messages can be lost (broadcast-channel's storage transports): the session then re-reads storage every 10 s. */
+  readonly lossy?: boolean
   /**
    * Resolves when a channel that starts listening late (a lazily loaded transport) is listening. The
    * session re-reads storage then, so nothing posted during the load window is missed.

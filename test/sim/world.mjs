@@ -602,6 +602,7 @@ class Endpoint {
     this.w = tab.w
     this.listeners = new Set()
     this.inMemory = this.w.config.channel === 'native'
+    this.lossy = !this.inMemory
     this.isReady = this.inMemory
     if (!this.inMemory) {
       // The lazily loaded fallback transport: listens (and sends what was queued) a little later.
