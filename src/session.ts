@@ -321,7 +321,8 @@ export function createSession(options: SessionOptions = {}): Session {
       // earlier sign-in's activity (which may lie in the future after the wall clock was set back).
       lastActivity = Math.min(Math.max(activeAt ?? 0, record.authAt), clock.now())
       activityMono = mono() - (clock.now() - lastActivity)
-      authMono = mono() - (clock.now() - record.authAt)
+      // (A sign-in time in the future: the wall clock was set back since; the lifetime counts from now.)
+      authMono = mono() - Math.max(0, clock.now() - record.authAt)
     }
     current = record
     reason = null
@@ -353,6 +354,9 @@ export function createSession(options: SessionOptions = {}): Session {
     schedule()
     if (!remote && had) post('logout', { reason: why, epoch: had.epoch })
     const only = remote ? had?.epoch : undefined
+    // A page closed right after logout() may never get the lock: wipe this sign-in at once as well (the
+    // wipe under the lock then also removes a refresh committed in between).
+    if (wipe && !locked && had && !remote) void save(null, why, had.epoch)
     const wiped = wipe ? (locked ? save(null, why, only) : exclusive(() => save(null, why, only))) : undefined
     // Storage that degraded to memory: the database may still hold this sign-in (reload would restore it).
     if (had && !remote && degraded() && ownDisk()) void wipeDisk(had.epoch, why)

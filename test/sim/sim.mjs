@@ -231,7 +231,10 @@ function check(w) {
     if (snap.status === 'authenticated' && !tab.destroyCalled) {
       const info = w.grantsByAt.get(snap.tokens.accessToken)
       const g = info && w.as.grants.get(info.grant)
-      if (g && g.endedAt !== null && w.t - Math.max(g.endedAt, tab.awakeSince) > bound && tab.started) {
+      // Excused only when it cannot be done: the ender left (closed, bfcache) at once with no tab awake to
+      // hear it, so its storage wipe never ran; a tab opened later restores what storage holds.
+      const impossible = g && enderLeft(w, g) && !g.endedWithPeers
+      if (g && g.endedAt !== null && !impossible && w.t - Math.max(g.endedAt, tab.awakeSince) > bound && tab.started) {
         w.violation('signout-propagation', `tab${tab.id} still signed in to ${g.id} ${w.t - g.endedAt} ms after tab${g.endedBy} ended it (${g.endReason})`, { tab: tab.id, grant: g.id, key: `${tab.id}:${g.id}`, enderLeft: enderLeft(w, g) })
       }
     }

@@ -455,6 +455,8 @@ class Tab {
         g.endedAt = w.t
         g.endReason = event.reason
         g.endedBy = this.id
+        // Whether any other tab was awake to hear the sign-out (if the ender then leaves at once, nothing can).
+        g.endedWithPeers = w.tabs.some((t) => t !== this && !t.closed && !t.frozen && t.started)
       }
       if (event.reason === 'idle' && !event.remote && w.config.idle && g) {
         const quiet = w.t - g.lastActivity
