@@ -313,8 +313,12 @@ export function createSession(options: SessionOptions = {}): Session {
     }
     // Another tab's failed attempt: this tab waits for the same backoff step (one attempt per step).
     if (!changed && record.fail && retryAt !== Infinity) retryAt = Math.max(retryAt ?? 0, record.fail.until)
-    // Per-sign-in state of the authorizer (a cached DPoP key) belongs to the sign-in being replaced.
-    if (isNew && current) o.fetch?.authorizer?.clear?.()
+    // Per-sign-in state of the authorizer (a cached DPoP key) belongs to the sign-in being replaced, and
+    // so does a refresh in flight: its result is dropped (version).
+    if (isNew && current) {
+      version++
+      o.fetch?.authorizer?.clear?.()
+    }
     if (isNew) {
       warningAt = null
       // The idle period of a new sign-in starts at sign-in (or its last known activity), never at an
@@ -371,7 +375,8 @@ export function createSession(options: SessionOptions = {}): Session {
       }
     }
     await wiped
-    if (!remote && !had) post('logout', { reason: why, epoch: null })
+    // Again once storage is wiped: a tab that opened meanwhile may have read the session before the wipe.
+    if (!remote) post('logout', { reason: why, epoch: had?.epoch ?? null })
     // RP-initiated logout: after every tab is signed out and the revocation settled (at most 5 s), never awaited by logout().
     if (had && !remote && why === 'user' && o.endSession) {
       let cancel = () => {}
@@ -754,12 +759,15 @@ export function createSession(options: SessionOptions = {}): Session {
           loopWarned = true
           events.emit('warning', { error: new SessionError('refresh_loop_detected', 'tokens expire too soon') })
         }
-        // Fenced: a holder whose lease lapsed (a frozen page) never overwrites a newer generation.
+        // Fenced: a holder whose lease lapsed (a frozen page) never overwrites a newer generation, nor
+        // another sign-in made meanwhile (the rotated refresh token of the old one is then moot).
         const stored = await load()
-        if (typeof stored === 'object' && stored && stored.epoch === startEpoch && stored.gen > r.gen) {
+        if (typeof stored === 'object' && stored && (stored.epoch === startEpoch ? stored.gen > r.gen : !unsaved && !ended.has(stored.epoch))) {
           adopt(stored, true)
+          if (stored.epoch !== startEpoch) throw signedOut()
           return stored.tokens
         }
+        if (current?.epoch !== startEpoch || version !== startVersion) throw signedOut()
         const record: Persisted = { v: 1, epoch: startEpoch, authAt: r.authAt, at: clock.now(), gen: r.gen + 1, tokens }
         // Commit before the lock is released, so the next holder reads the rotated refresh token (RF-4);
         // from a degraded tab, through a fresh connection too (never over another sign-in or a newer record).
