@@ -683,16 +683,17 @@ export function createSession(options: SessionOptions = {}): Session {
     publish()
     try {
       return await withLock(async () => {
-        // A tab that keeps its session in memory cannot re-read a sibling's rotation it missed (in the
-        // bfcache, or a message that raced the lock grant): it asks for their records first.
-        // (Back from the bfcache or frozen, even before any sibling was heard from: it may have missed them all.)
+        // Another tab may have refreshed (or logged out) while we waited: adopt what is stored (RF-3).
+        await sync()
+        // A tab that keeps its session in memory (by choice, or storage degraded, perhaps on that very read)
+        // cannot re-read a sibling's rotation it missed (in the bfcache, or a message that raced the lock
+        // grant): it asks for their records first; back from the bfcache or frozen even before any sibling
+        // was heard from, since it may have missed them all.
         if (canShare() && (unsaved || getStorage().kind === 'memory') && (peers || away)) {
           away = false
           post('hello')
           await pause()
         }
-        // Another tab may have refreshed (or logged out) while we waited: adopt what is stored (RF-3).
-        await sync()
         // The read failed: this tab cannot know whether a sibling rotated the refresh token it holds.
         if (readFailed) throw new SessionError('storage_unavailable', 'storage read failed', { retryable: true })
         // Storage degraded here: the database may still be readable on a fresh connection, and hold a
