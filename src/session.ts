@@ -165,6 +165,8 @@ export function createSession(options: SessionOptions = {}): Session {
   let unsaved = false
   /** Storage has been read once (until then the snapshot stays `loading` unless a sign-in happens). */
   let loaded = false
+  /** Records of this tab's sign-in received from siblings. */
+  let answers = 0
   /** The page was in the bfcache or frozen since the last refresh (messages may have been missed). */
   let away = false
   /** Another tab has been heard from. */
@@ -493,6 +495,11 @@ export function createSession(options: SessionOptions = {}): Session {
       return
     }
     const record = m.record !== undefined && channel?.inMemory ? readRecord(m.record) : null
+    if (record && record.epoch === current?.epoch) {
+      answers++
+      // The sender is behind on our sign-in (it was away): send it ours before it presents a spent token.
+      if (current.gen > record.gen) return post('refresh')
+    }
     // A sign-in announced now replaces ours whatever the clocks say; otherwise the later one wins.
     if (record && (!current || (m.type === 'login' && record.epoch !== current.epoch) || newer(record, current))) {
       // A newer record from a tab whose storage cannot hold it: take it, and try to persist it here.
@@ -690,9 +697,14 @@ export function createSession(options: SessionOptions = {}): Session {
         // grant): it asks for their records first; back from the bfcache or frozen even before any sibling
         // was heard from, since it may have missed them all.
         if (canShare() && (unsaved || getStorage().kind === 'memory') && (peers || away)) {
-          away = false
+          const heard = answers
           post('hello')
           await pause()
+          // Back from the bfcache and no sibling answered: the one holding the current refresh token may
+          // be away itself. Presenting ours could replay one (revoking the grant for it too): wait, while
+          // the access token lasts.
+          if (away && answers === heard && current && clock.now() < current.tokens.expiresAt) throw new SessionError('storage_unavailable', 'no sibling answered', { retryable: true })
+          away = false
         }
         // The read failed: this tab cannot know whether a sibling rotated the refresh token it holds.
         if (readFailed) throw new SessionError('storage_unavailable', 'storage read failed', { retryable: true })
