@@ -701,9 +701,16 @@ export function createSession(options: SessionOptions = {}): Session {
           post('hello')
           await pause()
           // Back from the bfcache and no sibling answered: the one holding the current refresh token may
-          // be away itself. Presenting ours could replay one (revoking the grant for it too): wait, while
-          // the access token lasts.
-          if (away && answers === heard && current && clock.now() < current.tokens.expiresAt) throw new SessionError('storage_unavailable', 'no sibling answered', { retryable: true })
+          // be away itself, and presenting ours could replay a spent one (revoking the grant for it too).
+          // Wait while the access token lasts; then sign out here only, unannounced and not remembered as
+          // ended, so a sibling that comes back can hand this tab the session again.
+          if (away && answers === heard && current) {
+            if (clock.now() < current.tokens.expiresAt) throw new SessionError('storage_unavailable', 'no sibling answered', { retryable: true })
+            const epoch = current.epoch
+            await end('reauth-required', true, true, true)
+            ended.delete(epoch)
+            throw signedOut()
+          }
           away = false
         }
         // The read failed: this tab cannot know whether a sibling rotated the refresh token it holds.
