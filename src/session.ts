@@ -663,17 +663,19 @@ export function createSession(options: SessionOptions = {}): Session {
   /**
    * `force`: refresh even if the token is not due, and even inside the shared backoff step unless
    * another tab failed after we asked (explicit refresh(), back online). `retry`: a backoff step ended:
-   * refresh even if not due, unless another tab already tried in this step.
+   * refresh even if not due, unless another tab already tried in this step. `demand`: a caller needs a
+   * token now (getAccessToken): the caller's pace, not the backoff, unless another tab failed after we
+   * asked (so a burst of callers in many tabs costs one attempt). Background retries alone keep the step.
    */
-  const refreshNow = (force: boolean, retry = false): Promise<TokenSet> =>
-    (inflight ??= Promise.resolve().then(() => run(force, retry)).finally(() => {
+  const refreshNow = (force: boolean, retry = false, demand = false): Promise<TokenSet> =>
+    (inflight ??= Promise.resolve().then(() => run(force, retry, demand)).finally(() => {
       inflight = null
       refreshing = false
       publish()
       schedule()
     }))
 
-  const run = async (force: boolean, retry: boolean): Promise<TokenSet> => {
+  const run = async (force: boolean, retry: boolean, demand: boolean): Promise<TokenSet> => {
     // Asked before storage was read: the stored session (if any) is the one to refresh.
     if (!loaded && !current) await hydrate()
     if (destroyed || closing) throw gone()
@@ -684,6 +686,7 @@ export function createSession(options: SessionOptions = {}): Session {
     const startVersion = version
     const seen = current.tokens.accessToken
     const asked = clock.now()
+    const knownFails = current.fail?.n ?? 0
     /** When the next attempt is due, from the failure record every tab shares. */
     let until: number | undefined
     refreshing = true
@@ -729,9 +732,9 @@ export function createSession(options: SessionOptions = {}): Session {
         // One attempt per backoff step for the whole origin: another tab failed since we asked, or the
         // step is not over (unless the app asked explicitly).
         const f = r.fail
-        if (f && (f.at >= asked || (!force && clock.now() < f.until))) {
+        if (f && ((f.n > knownFails && f.at >= asked) || (!force && !demand && clock.now() < f.until))) {
           until = f.until
-          throw new SessionError(f.code, 'refresh failed (another tab)', { retryable: true })
+          throw new SessionError(f.code, 'refresh failed (backoff shared by all tabs)', { retryable: true })
         }
         const now = clock.now()
         recent = recent.filter((t) => t > now - 60_000 && t <= now) // (<= now: the clock may have been set back)
@@ -826,8 +829,9 @@ export function createSession(options: SessionOptions = {}): Session {
     // on pageshow/resume has landed, getAccessToken() waits for it (XT-7, XT-8).
     if (event === 'pagehide' || event === 'freeze') {
       stale = away = true
-      // A storage lease held by a page that may never come back would stall the other tabs until it lapses.
-      if (event === 'pagehide') withLock.release()
+      // A storage lease held by a page that may never come back would stall the other tabs until it lapses;
+      // but not while a refresh request is out (a sibling taking over would present the same token).
+      if (event === 'pagehide' && !abortRefresh) withLock.release()
       return
     }
     if (event === 'online' && retryAt !== null && retryAt < Infinity) {
@@ -966,7 +970,7 @@ export function createSession(options: SessionOptions = {}): Session {
         throw refreshError ?? signedOut()
       }
       let failed: unknown
-      await refreshNow(false).catch((error: unknown) => (failed = error))
+      await refreshNow(false, false, true).catch((error: unknown) => (failed = error))
       // Time passed while refreshing (a lock wait): the deadlines again, before anything is handed out.
       evaluate()
       const still = current as Persisted | null

@@ -23,6 +23,16 @@ export const KNOWN_DEFECTS = [
     match: (v, ctx) =>
       v.inv === 'converge' && (ctx.degraded || has(ctx, 'newer') || has(ctx, 'sfault')) && (ctx.config.channel === 'fallback' || ctx.config.locks === 'lease'),
   },
+  {
+    id: 'lease-holder-away',
+    reason:
+      'without Web Locks (the storage-lease fallback), a holder that is frozen or in the bfcache with its refresh request out cannot be ' +
+      'told from a crashed one: once the lease lapses another tab refreshes with the same refresh token, which the frozen page\'s ' +
+      'request may already have rotated. Web Locks keep a frozen holder\'s lock; the lease cannot. The remedy is a short reuse ' +
+      'interval at the authorization server.',
+    scenario: null,
+    match: (v, ctx) => v.inv === 'rt-presented-twice' && ctx.config.locks === 'lease' && (has(ctx, 'freeze') || has(ctx, 'bfcache')),
+  },
 ]
 
 /** Facts about a run that the matchers look at. */
