@@ -159,6 +159,8 @@ export function createSession(options: SessionOptions = {}): Session {
    * refresh token: memory-held sessions then stay per tab).
    */
   const canShare = () => withLock.webLocks && !!channel?.inMemory
+  /** The storage was shared when first opened (an injected one that reports 'memory' later has degraded). */
+  let sharedAtStart = false
   /** The last storage read failed. */
   let readFailed = false
   /** The last write of this tab's record failed: storage holds an older one. */
@@ -171,8 +173,6 @@ export function createSession(options: SessionOptions = {}): Session {
   let away = false
   /** Another tab has been heard from. */
   let peers = false
-  /** This tab keeps its session in memory and has siblings it shares it with over the native channel. */
-  const memoryPeers = () => peers && canShare() && (unsaved || getStorage().kind === 'memory')
   const pause = () => new Promise<void>((resolve) => clock.setTimeout(resolve, ASK_MS))
   /** The tokens the snapshot shows: never the refresh token or the ID token. */
   let view: TokenSet | null = null
@@ -182,6 +182,7 @@ export function createSession(options: SessionOptions = {}): Session {
     if (destroyed) return createMemoryStorage()
     if (!storage) {
       storage = o.storage ?? (o.persist === 'memory' ? createMemoryStorage() : createIndexedDBStorage(name, clock))
+      sharedAtStart ||= storage.kind !== 'memory'
       const unlisten = storage.listen?.((notice) => {
         if (notice.type === 'cleared') {
           if (current) void end('storage-cleared', true, false)
@@ -388,7 +389,7 @@ export function createSession(options: SessionOptions = {}): Session {
     }
   }
   /** The default IndexedDB storage has degraded to memory in this tab. */
-  const degraded = () => o.persist !== 'memory' && getStorage().kind === 'memory' && storage !== o.storage
+  const degraded = () => getStorage().kind === 'memory' && (storage === o.storage ? sharedAtStart : o.persist !== 'memory')
   /** The SDK's own database backs this session (not injected, not memory by choice). */
   const ownDisk = () => !o.storage && o.persist !== 'memory' 
   /** Best effort: a fresh connection wipes the database if it still holds the sign-in that ended. */
@@ -482,7 +483,8 @@ export function createSession(options: SessionOptions = {}): Session {
       // A tab that keeps its session in memory (by choice or degraded) cannot read ours from storage.
       memorySiblings = true
       // As a 'refresh' (not a fresh sign-in), with the last activity so its idle period matches ours.
-      if (current && canShare()) post('refresh', { epoch: current.epoch, at: lastActivity })
+      // (Without a record where records cannot travel: it still learns that siblings exist.)
+      if (current) post('refresh', { epoch: current.epoch, at: lastActivity })
       return
     }
     if (m.type === 'warning') return evaluate()
@@ -801,8 +803,8 @@ export function createSession(options: SessionOptions = {}): Session {
         adopt(record, false)
         post('refresh')
         // Kept in memory only (storage cannot hold it): siblings learn the rotated refresh token from this
-        // message alone, so it gets a head start on the next lock holder.
-        if (memoryPeers()) await pause()
+        // message alone, so it gets a head start on the next lock holder (one may be opening right now).
+        if (canShare() && (unsaved || getStorage().kind === 'memory')) await pause()
         // Committed (the rotated refresh token is safe), but an answer processed this late (a page frozen
         // meanwhile) carries an access token that has already expired: never hand that out.
         if (tokens.expiresAt <= clock.now()) throw new SessionError('invalid_token_response', 'token expired on arrival')

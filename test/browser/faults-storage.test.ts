@@ -198,6 +198,20 @@ describe('faults: IndexedDB (F34–F42)', function () {
     })
   }
 
+  /**
+   * A tab whose storage degraded (or whose write failed) asks its siblings for newer records around a
+   * refresh (a short wait on the session clock): drive the manual clock until the call settles.
+   */
+  const settle = async <T>(call: Promise<T>): Promise<T> => {
+    let done = false
+    void call.finally(() => (done = true)).catch(() => {})
+    for (let i = 0; i < 200 && !done; i++) {
+      await clock.advance(50)
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    return call
+  }
+
   it('F36/RF-4: put throws QuotaExceededError during a refresh → new tokens kept, typed notice, old RT never reused in this tab', async () => {
     const name = fresh()
     const presented: string[] = []
@@ -220,7 +234,7 @@ describe('faults: IndexedDB (F34–F42)', function () {
         } as IDBObjectStore['put'],
       ),
     )
-    const first = await a.session.refresh()
+    const first = await settle(a.session.refresh())
     expect(first.accessToken).to.equal('AT-q1-' + 'a'.repeat(20))
     const snap = a.session.getSnapshot()
     expect(snap.status === 'authenticated' && snap.tokens.accessToken).to.equal(first.accessToken)
@@ -230,7 +244,7 @@ describe('faults: IndexedDB (F34–F42)', function () {
     expect(notices, 'a typed storage notice').to.have.length.greaterThan(0)
     expect(notices.every((c) => c === 'storage_unavailable' || c === 'storage_write_failed'), notices.join()).to.equal(true)
     fail = false
-    await a.session.refresh()
+    await settle(a.session.refresh())
     expect(presented).to.deep.equal([tokens.refreshToken, `RT-q1-${'r'.repeat(20)}`])
     expect(a.of('logout')).to.deep.equal([])
     assertNoLeak(made, [tokens.accessToken, tokens.refreshToken, first.accessToken, `RT-q1-${'r'.repeat(20)}`])
@@ -267,17 +281,6 @@ describe('faults: IndexedDB (F34–F42)', function () {
         } as IDBObjectStore['put'],
       ),
     )
-    // A tab whose storage degraded asks its siblings for newer records before it refreshes (a short wait on
-    // the session clock): drive the manual clock until each call settles.
-    const settle = async <T>(call: Promise<T>): Promise<T> => {
-      let done = false
-      void call.finally(() => (done = true)).catch(() => {})
-      for (let i = 0; i < 200 && !done; i++) {
-        await clock.advance(50)
-        await new Promise((r) => setTimeout(r, 5))
-      }
-      return call
-    }
     await settle(a.session.refresh()) // RT0 consumed; the new tokens could not be written
     fail = false
     // Tab B now refreshes (its token is due): it must not present RT0 again.
