@@ -48,10 +48,23 @@ export function webkitAvailable() {
   }
 }
 
-const live = new Set(); // child processes still running, killed on exit if stop() never ran
-process.once('exit', () => {
-  for (const child of live) killGroup(child, 'SIGKILL');
-});
+// Child processes still running: killed (by PID, with their process groups) on exit or on a terminating
+// signal if stop() never ran. They run in their own process groups, so a Ctrl-C would not reach them.
+const live = new Set();
+let guarded = false;
+function guardExit() {
+  if (guarded) return;
+  guarded = true;
+  const killAll = () => { for (const child of live) killGroup(child, 'SIGKILL'); };
+  process.once('exit', killAll);
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) {
+    process.on(signal, () => {
+      killAll();
+      // Alone on this signal, keep its default meaning (exit); otherwise the runner's handler decides.
+      if (process.listenerCount(signal) === 1) process.exit(code);
+    });
+  }
+}
 
 /**
  * Starts Xvfb and WebKitWebDriver. Returns `{ hostname, port, display, capabilities, stop }`; pass
@@ -62,6 +75,7 @@ export async function startWebKitDriver({ quiet = true } = {}) {
     throw new Error(`WebKit needs ${WEBKIT_DRIVER} and ${XVFB}: apt-get install webkit2gtk-driver xvfb`);
   }
   const capabilities = webkitCapabilities();
+  guardExit();
   const stops = [];
   const stop = async () => {
     while (stops.length) await stops.pop()().catch(() => {});
