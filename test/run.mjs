@@ -9,11 +9,11 @@ const stages = [
   ['typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'], {}],
   ['typecheck tests', 'npx', ['tsc', '-p', 'test/tsconfig.json', '--noEmit'], {}],
   ['multi-tab simulation (node, deterministic)', 'node', ['--test', '--test-reporter=spec', 'test/sim/'], { counts: 'node' }],
-  ['browser suites (Chromium + Firefox ESR)', 'npx', ['web-test-runner', '--config', 'test/web-test-runner.config.mjs'], { counts: 'wtr' }],
-  ['browser suites, React 18 (Chromium + Firefox ESR)', 'npx', ['web-test-runner', '--config', 'test/web-test-runner.config.mjs'], { counts: 'wtr', env: { REACT_VERSION: '18', TEST_FILES: 'test/react/**/*.test.tsx' } }],
+  ['browser suites (Chromium + Firefox ESR + WebKit)', 'npx', ['web-test-runner', '--config', 'test/web-test-runner.config.mjs'], { counts: 'wtr' }],
+  ['browser suites, React 18 (Chromium + Firefox ESR + WebKit)', 'npx', ['web-test-runner', '--config', 'test/web-test-runner.config.mjs'], { counts: 'wtr', env: { REACT_VERSION: '18', TEST_FILES: 'test/react/**/*.test.tsx' } }],
   ['build', 'npx', ['rollup', '-c', '--silent'], { env: { CI_QUIET: '1' } }],
-  ['node: SSR imports, built bundles in Chromium + Firefox, size budgets', 'node', ['--test', '--test-reporter=spec', 'test/node/'], { counts: 'node' }],
-  ['e2e (playwright-core + oidc-provider)', 'node', ['--test', '--test-concurrency=1', '--test-reporter=spec', 'test/e2e/'], { counts: 'node', when: 'test/e2e' }],
+  ['node: SSR imports, built bundles in Chromium + Firefox + WebKit, size budgets', 'node', ['--test', '--test-reporter=spec', 'test/node/'], { counts: 'node' }],
+  ['e2e (playwright-core + oidc-provider; WebKit flows over WebDriver)', 'node', ['--test', '--test-concurrency=1', '--test-timeout=240000', '--test-force-exit', '--test-reporter=spec', 'test/e2e/'], { counts: 'node', when: 'test/e2e' }],
   ['publint', 'npx', ['publint', '--strict'], {}],
   ['are the types wrong', 'npx', ['attw', '--pack', '.', '--profile', 'esm-only', '--format', 'table-flipped'], {}],
 ];
@@ -30,7 +30,8 @@ for (const [title, cmd, args, opts] of stages) {
   const counts = parseCounts(opts.counts, out);
   passed += counts.passed;
   failed += counts.failed;
-  summary.push(`${code === 0 ? 'ok  ' : 'FAIL'} ${title} (${((Date.now() - t0) / 1000).toFixed(1)} s${counts.passed + counts.failed ? `, ${counts.passed} passed, ${counts.failed} failed` : ''})`);
+  const perBrowser = counts.browsers ? `: ${counts.browsers.map(([name, p, f]) => `${name} ${p}${f ? `/${f} failed` : ''}`).join(', ')}` : '';
+  summary.push(`${code === 0 ? 'ok  ' : 'FAIL'} ${title} (${((Date.now() - t0) / 1000).toFixed(1)} s${counts.passed + counts.failed ? `, ${counts.passed} passed, ${counts.failed} failed${perBrowser}` : ''})`);
   if (code !== 0) {
     if (!counts.failed) failed += 1;
     break;
@@ -67,7 +68,7 @@ function parseCounts(kind, out) {
     let passedN = 0;
     let failedN = 0;
     for (const [p, f] of last.values()) { passedN += p; failedN += f; }
-    return { passed: passedN, failed: failedN };
+    return { passed: passedN, failed: failedN, browsers: [...last].map(([name, [p, f]]) => [name, p, f]) };
   }
   return { passed: 0, failed: 0 };
 }

@@ -1,6 +1,12 @@
-// Browser suites: every test file runs in real Chromium and Firefox ESR (Debian packages), with real
-// IndexedDB, BroadcastChannel and Web Locks. No jsdom, no fake-indexeddb.
+// Browser suites: every test file runs in real Chromium, Firefox ESR and WebKit (Debian packages), with
+// real IndexedDB, BroadcastChannel and Web Locks. No jsdom, no fake-indexeddb.
+//
+// WebKit is WebKitGTK's MiniBrowser driven by WebKitWebDriver (Debian `webkit2gtk-driver`) through
+// @web/test-runner-webdriver; test/support/webkit-driver.mjs starts (and stops) its Xvfb and driver.
+// BROWSERS=chromium,firefox,webkit (any subset) picks the engines.
 import { chromeLauncher } from '@web/test-runner-chrome';
+import { WebdriverLauncher } from '@web/test-runner-webdriver';
+import { startWebKitDriver, webkitCapabilities, withTimeout, SESSION_TIMEOUT_MS } from './support/webkit-driver.mjs';
 import puppeteer from 'puppeteer-core';
 import { createServer } from 'node:net';
 import { esbuildPlugin } from '@web/dev-server-esbuild';
@@ -28,6 +34,54 @@ const browsers = [
     launchOptions: { browser: 'firefox', executablePath: firefox, headless: true },
   }),
 ].filter((launcher) => !only || only.includes(launcher.name.toLowerCase().includes('firefox') ? 'firefox' : 'chromium'));
+if (!only || only.includes('webkit')) browsers.push(webkitLauncher());
+
+/**
+ * The WebDriver launcher, with its own Xvfb + WebKitWebDriver started on the first test session (not at
+ * config load, so a Chromium-only run never starts them) and stopped with the launcher. It reports as
+ * "WebKit" in the progress lines (test/run.mjs counts per browser name).
+ */
+function webkitLauncher() {
+  class WebKitLauncher extends WebdriverLauncher {
+    rig;
+    rigStarting;
+    async initialize(config) {
+      await super.initialize(config);
+      this.name = 'WebKit';
+    }
+    async startRig() {
+      this.rigStarting ??= startWebKitDriver().then((rig) => {
+        this.rig = rig;
+        Object.assign(this.options, { hostname: rig.hostname, port: rig.port });
+      });
+      await this.rigStarting;
+    }
+    async startSession(id, url) {
+      await this.startRig();
+      return super.startSession(id, url);
+    }
+    async startDebugSession(id, url) {
+      await this.startRig();
+      return super.startDebugSession(id, url);
+    }
+    createDriverManager() {
+      // A missing display or a browser that never starts would otherwise hang here.
+      return withTimeout(super.createDriverManager(), SESSION_TIMEOUT_MS + 2_000, `WebKit: WebDriver session creation (MiniBrowser on display :${this.rig?.display})`);
+    }
+    async stop() {
+      await super.stop();
+      await this.rig?.stop();
+      this.rig = undefined;
+      this.rigStarting = undefined;
+    }
+  }
+  return new WebKitLauncher({
+    capabilities: webkitCapabilities(),
+    logLevel: 'error',
+    connectionRetryCount: 0,
+    connectionRetryTimeout: SESSION_TIMEOUT_MS,
+  });
+}
 
 export default {
   port,
