@@ -106,7 +106,7 @@ describe('multi-tab faults against oidc-provider', { timeout: 120_000 }, () => {
     await h.context.addInitScript('delete Navigator.prototype.locks');
     await h.context.clock.install({ time: Date.now() });
     const pages = await h.openTabs(3);
-    await h.context.clock.pauseAt(Date.now() + 50);
+    await h.context.clock.pauseAt(Date.now() + 2_000);
     assert.equal(await pages[0].evaluate(() => 'locks' in navigator), false);
     const minted = await h.mintAndLogin(pages[0]);
     await h.waitAll(pages, (s) => s.status === 'authenticated', { message: 'all tabs signed in' });
@@ -132,7 +132,7 @@ describe('multi-tab faults against oidc-provider', { timeout: 120_000 }, () => {
       t.after(() => hole.close());
       const a = await h.openTab({ tokenEndpoint: hole.url });
       const b = await h.openTab();
-      await h.context.clock.pauseAt(Date.now() + 50);
+      await h.context.clock.pauseAt(Date.now() + 2_000);
       const minted = await h.mintAndLogin(a);
       await h.waitAll([a, b], (s) => s.status === 'authenticated', { message: 'both signed in' });
       void a.evaluate(() => window.harness.call('refresh')).catch(() => {}); // A is closed mid-call

@@ -29,7 +29,7 @@ describe('time and clock faults F28–F32 against oidc-provider', { timeout: 120
     for (const p of h.pages.splice(0)) await p.close();
     await h.context.clock.setSystemTime(Date.now());
     const page = await h.openTab({ name: `time-${++seq}`, ...params }); // its own database per case
-    await h.context.clock.pauseAt(Date.now() + 50);
+    await h.context.clock.pauseAt(Date.now() + 2_000);
     const minted = await h.mintAndLogin(page);
     return { page, minted };
   }

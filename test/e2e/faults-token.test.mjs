@@ -26,7 +26,7 @@ async function world(browser, { tabs = 1, provider = {}, app = {} } = {}) {
   const h = await createHarness(null, { browser, provider: { accessTokenTtl: 120, ...provider }, app });
   await h.context.clock.install({ time: Date.now() });
   const pages = await h.openTabs(tabs);
-  await h.context.clock.pauseAt(Date.now() + 50);
+  await h.context.clock.pauseAt(Date.now() + 2_000);
   const page = pages[0];
   const extraTokens = [];
   const cors = () => ({ 'access-control-allow-origin': h.app.origin, 'access-control-expose-headers': 'retry-after', 'cache-control': 'no-store' });

@@ -198,7 +198,7 @@ describe('definitive refresh failure (RF-7, F11)', {}, () => {
     const h = await createHarness(t, { browser, provider: { accessTokenTtl: 30 }, app: { refreshLeadMs: LEAD } });
     await h.context.clock.install({ time: Date.now() });
     const pages = await h.openTabs(5);
-    await h.context.clock.pauseAt(Date.now() + 50); // no SDK timer runs from here on
+    await h.context.clock.pauseAt(Date.now() + 2_000); // no SDK timer runs from here on
     const minted = await h.mintAndLogin(pages[0]);
     await h.waitAll(pages, (s) => s.status === 'authenticated', { message: 'all tabs signed in' });
     await h.as.revokeGrant(minted.grantId);
