@@ -367,6 +367,9 @@ export function createSession(options: SessionOptions = {}): Session {
     const wiped = wipe ? (locked ? save(null, why, only) : exclusive(() => save(null, why, only))) : undefined
     // Storage that degraded to memory: the database may still hold this sign-in (reload would restore it).
     if (had && !remote && degraded() && ownDisk()) void wipeDisk(had.epoch, why)
+    // persist: 'memory' keeps no session on disk, but createDPoP({ name }) keeps its key pair in the
+    // session's database: the sign-out deletes it there too (only if that database exists).
+    if (had && !remote && o.persist === 'memory' && !o.storage) void forgetDisk()
     if (had) {
       o.fetch?.authorizer?.clear?.()
       events.emit('logout', { reason: why, remote })
@@ -392,6 +395,16 @@ export function createSession(options: SessionOptions = {}): Session {
   const degraded = () => getStorage().kind === 'memory' && (storage === o.storage ? sharedAtStart : o.persist !== 'memory')
   /** The SDK's own database backs this session (not injected, not memory by choice). */
   const ownDisk = () => !o.storage && o.persist !== 'memory' 
+  const forgetDisk = async () => {
+    try {
+      if (!(await indexedDB.databases()).some((d) => d.name === `sessionkeeper:${name}`)) return
+    } catch {
+      return // no IndexedDB, or no way to ask without creating the database
+    }
+    const disk = createIndexedDBStorage(name, clock)
+    await disk.clear().catch(() => {})
+    disk.close()
+  }
   /** Best effort: a fresh connection wipes the database if it still holds the sign-in that ended. */
   const wipeDisk = (epoch: string, why: LogoutReason) =>
     onDisk(async (disk, stored) => {

@@ -4,7 +4,7 @@ import { openDB } from 'idb'
 import { createSession } from '../../src/index'
 import { createDPoP } from '../../src/oauth/index'
 import type { Session } from '../../src/types'
-import { makeTokens, uniqueName } from '../support/util'
+import { makeTokens, uniqueName, until } from '../support/util'
 
 const b64uJson = (part: string) => JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/')))
 const header = (jwt: string) => b64uJson(jwt.split('.')[0]!)
@@ -71,6 +71,29 @@ describe('DPoP wired into a session (RFC 9449)', () => {
     await a.login(makeTokens(Date.now(), { tokenType: 'DPoP' }))
     await a.fetch('/api/three')
     expect(header(sent[2]!.headers.get('dpop')!).jwk).to.not.deep.equal(header(proofs[0]!).jwk)
+  })
+
+  it("persist: 'memory': the key pair createDPoP({ name }) keeps in the database is deleted at sign-out", async () => {
+    const name = uniqueName('dpopmem')
+    const dpop = createDPoP({ name })
+    const a = createSession({ name, persist: 'memory', sync: false, fetch: { authorizer: dpop } })
+    sessions.push(a)
+    a.start()
+    await a.ready()
+    await a.login(makeTokens(Date.now(), { tokenType: 'DPoP' }))
+    await a.fetch('/api/one')
+    expect(((await rawKeyRecord(name)) as CryptoKeyPair).privateKey).to.be.instanceOf(CryptoKey)
+    await a.logout()
+    await until(async () => (await rawKeyRecord(name)) === undefined, 2000, 'key deleted')
+    // Signing out without DPoP never creates the database in memory mode.
+    const other = uniqueName('nodb')
+    const b = createSession({ name: other, persist: 'memory', sync: false })
+    sessions.push(b)
+    b.start()
+    await b.login(makeTokens(Date.now()))
+    await b.logout()
+    await new Promise((r) => setTimeout(r, 50))
+    expect((await indexedDB.databases()).some((d) => d.name === `sessionkeeper:${other}`)).to.equal(false)
   })
 
   it('tabs bootstrapping at once end up with exactly one key', async () => {
