@@ -868,9 +868,9 @@ export function createSession(options: SessionOptions = {}): Session {
       if (run !== runs) return
       loaded = true
       if (destroyed || current) return publish()
-      if (typeof record === 'object' && record) {
-        adopt(record, false, true, await storedActivity(record))
-      } else publish()
+      if (typeof record === 'object' && record) adopt(record, false, true, await storedActivity(record))
+      // (Also when that sign-in ended meanwhile, which adopt() refuses: loading is over either way.)
+      publish()
     })())
 
   const attach = () => {
