@@ -866,9 +866,12 @@ export function createSession(options: SessionOptions = {}): Session {
       const record = await load()
       // Stopped meanwhile (React StrictMode: start, stop, start): the next start's own read decides.
       if (run !== runs) return
+      const active = typeof record === 'object' && record ? await storedActivity(record) : undefined
+      if (run !== runs) return
+      // Only now is the read over: until here nothing may publish 'anonymous'.
       loaded = true
       if (destroyed || current) return publish()
-      if (typeof record === 'object' && record) adopt(record, false, true, await storedActivity(record))
+      if (typeof record === 'object' && record) adopt(record, false, true, active)
       // (Also when that sign-in ended meanwhile, which adopt() refuses: loading is over either way.)
       publish()
     })())
