@@ -500,7 +500,12 @@ export function createSession(options: SessionOptions = {}): Session {
       if (current) post('refresh', { epoch: current.epoch, at: lastActivity })
       return
     }
-    if (m.type === 'warning') return evaluate()
+    if (m.type === 'warning') {
+      // A sibling thinks the user is idle, but this tab knows of activity it missed (it was stopped or
+      // frozen meanwhile): tell it, as the extend it is.
+      if (idle && current && m.epoch === current.epoch && warningAt === null && idleElapsed() < idle.timeoutMs - warningMs) post('extend', { at: lastActivity })
+      return evaluate()
+    }
     // Never adopt that sign-in again, even from a read that beats its wipe.
     if (m.type === 'logout' && m.epoch) ended.set(m.epoch, m.reason ?? 'user')
     // A logout that names our sign-in ends it (one that names none only makes this tab re-read storage).
@@ -550,7 +555,8 @@ export function createSession(options: SessionOptions = {}): Session {
     const now = clock.now()
     if (warningAt !== null && !extend && !idle?.activityEndsWarning) return
     // Cheap path: at most one state update per second however fast events come.
-    if (!extend && now - lastActivity < 1000 && now >= lastActivity) return
+    // (Measured on the monotonic clock: the wall clock may have been set back.)
+    if (!extend && mono() - activityMono < 1000) return
     noteActivity(now, extend)
     post(extend ? 'extend' : 'activity', { at: now }) // at most once a second: the gate above
     if (extend || now - lastSavedActivity >= 5000 || now < lastSavedActivity) {
