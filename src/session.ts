@@ -511,7 +511,10 @@ export function createSession(options: SessionOptions = {}): Session {
     // A logout that names our sign-in ends it (one that names none only makes this tab re-read storage).
     if (m.type === 'logout' && current && m.epoch === current.epoch) {
       // That sign-in is over in every tab, whatever this tab's storage still says (memory, degraded).
-      void end(m.reason ?? 'user', true, true)
+      // Echoed once: a tab that opened meanwhile may have been handed the session by a tab that had not
+      // heard of the sign-out yet.
+      const epoch = current.epoch
+      void end(m.reason ?? 'user', true, true).then(() => post('logout', { reason: m.reason ?? 'user', epoch }))
       return
     }
     const record = m.record !== undefined && channel?.inMemory ? readRecord(m.record) : null
