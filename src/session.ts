@@ -47,6 +47,11 @@ interface Persisted {
   at: number
   /** Refresh generation within this sign-in: orders token sets without trusting clocks. */
   gen: number
+  /**
+   * Sign-in number: one more than the highest this tab had seen. Orders sign-ins between tabs without
+   * trusting wall clocks (one set back would make a new sign-in look older).
+   */
+  seq?: number
   tokens: TokenSet
   /**
    * The last failed refresh attempt of these tokens, shared by every tab so that an outage costs one
@@ -167,6 +172,8 @@ export function createSession(options: SessionOptions = {}): Session {
   let unsaved = false
   /** Storage has been read once (until then the snapshot stays `loading` unless a sign-in happens). */
   let loaded = false
+  /** The highest sign-in number seen (see Persisted.seq). */
+  let seen = 0
   /** Records of this tab's sign-in received from siblings. */
   let answers = 0
   /** The page was in the bfcache or frozen since the last refresh (messages may have been missed). */
@@ -304,6 +311,7 @@ export function createSession(options: SessionOptions = {}): Session {
   // --- transitions -------------------------------------------------------------------------------------------
   /** `activeAt`: the last activity known for that sign-in (stored, or sent with the record). */
   const adopt = (record: Persisted, remote: boolean, restored = false, activeAt?: number) => {
+    seen = Math.max(seen, record.seq ?? 0)
     if (ended.has(record.epoch)) return
     const isNew = current?.epoch !== record.epoch
     const changed = current?.tokens.accessToken !== record.tokens.accessToken
@@ -523,8 +531,7 @@ export function createSession(options: SessionOptions = {}): Session {
       // The sender is behind on our sign-in (it was away): send it ours before it presents a spent token.
       if (current.gen > record.gen) return post('refresh')
     }
-    // A sign-in announced now replaces ours whatever the clocks say; otherwise the later one wins.
-    if (record && (!current || (m.type === 'login' && record.epoch !== current.epoch) || newer(record, current))) {
+    if (record && (!current || newer(record, current))) {
       // A newer record from a tab whose storage cannot hold it: take it, and try to persist it here.
       adopt(record, true, false, m.at === undefined ? undefined : Math.min(m.at, clock.now()))
       void save(record)
@@ -963,7 +970,7 @@ export function createSession(options: SessionOptions = {}): Session {
       const now = clock.now()
       const valid = checkTokens(tokens, now, 'invalid_argument')
       if (valid.expiresAt <= now) throw new SessionError('invalid_argument', 'expired')
-      const record: Persisted = { v: 1, epoch: randomId(), authAt: now, at: now, gen: 0, tokens: valid }
+      const record: Persisted = { v: 1, epoch: randomId(), authAt: now, at: now, gen: 0, seq: seen + 1, tokens: valid }
       version++
       abortRefresh?.abort(signedOut())
       await exclusive(async () => {
@@ -1129,7 +1136,7 @@ function readRecord(raw: unknown): Persisted | null {
   const f = r.fail as Record<string, unknown> | undefined
   const fail = f && typeof f === 'object' && num(f.n) && num(f.at) && num(f.until) && typeof f.code === 'string' ? { n: f.n as number, at: f.at as number, until: f.until as number, code: (TRANSIENT_CODES.includes(f.code) ? f.code : 'server_error') as SessionErrorCode } : undefined
   try {
-    return { v: 1, epoch: r.epoch, authAt: r.authAt as number, at: r.at as number, gen: num(r.gen) ? (r.gen as number) : 0, tokens: checkTokens(r.tokens, r.at as number, 'invalid_token_response'), ...(fail && { fail }) }
+    return { v: 1, epoch: r.epoch, authAt: r.authAt as number, at: r.at as number, gen: num(r.gen) ? (r.gen as number) : 0, ...(num(r.seq) && { seq: r.seq as number }), tokens: checkTokens(r.tokens, r.at as number, 'invalid_token_response'), ...(fail && { fail }) }
   } catch {
     return null
   }
@@ -1137,7 +1144,9 @@ function readRecord(raw: unknown): Persisted | null {
 
 /** Whether `a` supersedes `b`: a later sign-in, a later refresh of the same sign-in, or a later failure of it. */
 function newer(a: Persisted, b: Persisted): boolean {
-  return a.epoch !== b.epoch ? a.authAt >= b.authAt : a.gen > b.gen || (a.gen === b.gen && (a.fail?.at ?? 0) > (b.fail?.at ?? 0))
+  const [x, y] = [a.seq ?? 0, b.seq ?? 0]
+  if (a.epoch !== b.epoch) return x !== y ? x > y : a.authAt !== b.authAt ? a.authAt > b.authAt : a.epoch > b.epoch
+  return a.gen > b.gen || (a.gen === b.gen && (a.fail?.at ?? 0) > (b.fail?.at ?? 0))
 }
 
 /** The optional token fields the snapshot may show. */

@@ -236,6 +236,13 @@ export const SCENARIOS = [
     commands: [{"do":"login","tab":0,"gap":20,"r":1042583990},{"do":"logout","tab":0,"gap":0,"r":876798689},{"do":"open","gap":5,"r":1067824028}],
     invariants: ["signout-propagation","token-after-signout"],
   },
+  {
+    name: "fixed (found by the simulation): persist:'memory': two tabs signing in at once end on the same sign-in",
+    config: {"tabs":2,"persist":"memory","storage":"owned","channel":"native","dropRate":0,"locks":"web","idle":null,"maxSessionMs":600000,"tokenLifetimeMs":300000},
+    seed: 631,
+    commands: [{"do":"login","tab":1,"gap":1,"r":193630046},{"do":"login","tab":0,"gap":100,"r":641155251}],
+    invariants: ["converge"],
+  },
   // --- regression guards: must pass today ---
   {
     name: 'ok: five tabs ask for a token at once with Web Locks: one token request, no replay (RF-2)',
