@@ -164,6 +164,8 @@ export function createSession(options: SessionOptions = {}): Session {
    * refresh token: memory-held sessions then stay per tab).
    */
   const canShare = () => withLock.webLocks && !!channel?.inMemory
+  /** Storage does not hold this tab's record (memory-held by choice or degraded, or its write failed). */
+  const memoryHeld = () => unsaved || getStorage().kind === 'memory'
   /** The storage was shared when first opened (an injected one that reports 'memory' later has degraded). */
   let sharedAtStart = false
   /** The last storage read failed. */
@@ -211,7 +213,7 @@ export function createSession(options: SessionOptions = {}): Session {
   const post = (type: SyncMessage['type'], extra?: Partial<SyncMessage>) => {
     if (o.sync === false || destroyed || !starts) return
     channel ??= o.sync ?? createBroadcastSync(name)
-    const share = canShare() && current && (type === 'login' || type === 'refresh') && (memorySiblings || unsaved || getStorage().kind === 'memory')
+    const share = canShare() && current && (type === 'login' || type === 'refresh') && (memorySiblings || memoryHeld())
     channel.post({ v: 1, type, from: tabId, epoch: current?.epoch ?? null, ...extra, ...(share ? { record: current } : {}) })
   }
   // Tabs share a refresh token through storage, or through messages when storage is per tab.
@@ -470,7 +472,6 @@ export function createSession(options: SessionOptions = {}): Session {
           if (current !== before) {
             syncAgain = true
           } else if (typeof stored === 'object' && stored) {
-            // Newer sign-in (by sign-in time) or newer tokens of this sign-in win; older ones are stale.
             // Storage is the truth between tabs (sign-ins are written under the lock): another sign-in
             // there replaces ours whatever the clocks say; within one sign-in, the later generation wins.
             if (!current || stored.epoch !== current.epoch || newer(stored, current)) adopt(stored, true)
@@ -730,7 +731,7 @@ export function createSession(options: SessionOptions = {}): Session {
         // cannot re-read a sibling's rotation it missed (in the bfcache, or a message that raced the lock
         // grant): it asks for their records first; back from the bfcache or frozen even before any sibling
         // was heard from, since it may have missed them all.
-        if (canShare() && (unsaved || getStorage().kind === 'memory') && (peers || away)) {
+        if (canShare() && memoryHeld() && (peers || away)) {
           const heard = answers
           post('hello')
           await pause()
@@ -833,7 +834,7 @@ export function createSession(options: SessionOptions = {}): Session {
         post('refresh')
         // Kept in memory only (storage cannot hold it): siblings learn the rotated refresh token from this
         // message alone, so it gets a head start on the next lock holder (one may be opening right now).
-        if (canShare() && (unsaved || getStorage().kind === 'memory')) await pause()
+        if (canShare() && memoryHeld()) await pause()
         // Committed (the rotated refresh token is safe), but an answer processed this late (a page frozen
         // meanwhile) carries an access token that has already expired: never hand that out.
         if (tokens.expiresAt <= clock.now()) throw new SessionError('invalid_token_response', 'token expired on arrival')
