@@ -270,7 +270,7 @@ export function createSession(options: SessionOptions = {}): Session {
       if (record) {
         await s.set('session', record)
         unsaved = false
-      } else if (only === undefined || (readRecord(await s.get('session'))?.epoch ?? only) === only) {
+      } else if (only === undefined || readRecord(await s.get('session'))?.epoch === only) {
         await s.clear()
         // Tabs that notice the sign-out by reading storage (not through a message) learn the reason here.
         await s.set('session', { v: 1, ended: why })
