@@ -21,3 +21,36 @@ export const systemClock: Clock = {
 export function clampDelay(ms: number): number {
   return ms > 0 ? Math.min(ms, MAX_DELAY_MS) : 0
 }
+
+/** One timer at the earliest of a set of instants: `set([])` cancels it. */
+export interface Alarm {
+  set(at: readonly number[]): void
+}
+
+export function createAlarm(clock: Clock, fire: () => void): Alarm {
+  let cancel = () => {}
+  return {
+    set(at) {
+      cancel()
+      cancel = () => {}
+      const now = clock.now()
+      // Instants already past (by more than a millisecond) were handled by whoever computed them.
+      const next = Math.min(...at.filter((t) => t > now - 1))
+      if (Number.isFinite(next)) cancel = clock.setTimeout(fire, next - now)
+    },
+  }
+}
+
+/** Jumps of the wall clock against the monotonic one (set forward or back, beyond `thresholdMs`), between calls. */
+export function watchJumps(clock: Clock, thresholdMs: number): () => boolean {
+  let lastWall = 0
+  let lastMono = 0
+  return () => {
+    const now = clock.now()
+    const steady = clock.monotonic?.()
+    const drift = steady !== undefined && lastMono ? now - lastWall - (steady - lastMono) : 0
+    lastWall = now
+    lastMono = steady ?? 0
+    return Math.abs(drift) > thresholdMs
+  }
+}

@@ -8,6 +8,7 @@ const root = new URL('..', import.meta.url).pathname;
 const stages = [
   ['typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'], {}],
   ['typecheck tests', 'npx', ['tsc', '-p', 'test/tsconfig.json', '--noEmit'], {}],
+  ['pure modules: refresh policy, idle deadlines, records (node)', 'node', ['--test', '--test-reporter=spec', 'test/unit/'], { counts: 'node' }],
   ['multi-tab simulation (node, deterministic)', 'node', ['--test', '--test-reporter=spec', 'test/sim/'], { counts: 'node' }],
   ['browser suites (Chromium + Firefox ESR + WebKit)', 'npx', ['web-test-runner', '--config', 'test/web-test-runner.config.mjs'], { counts: 'wtr' }],
   ['browser suites, React 18 (Chromium + Firefox ESR + WebKit)', 'npx', ['web-test-runner', '--config', 'test/web-test-runner.config.mjs'], { counts: 'wtr', env: { REACT_VERSION: '18', TEST_FILES: 'test/react/**/*.test.tsx' } }],

@@ -30,7 +30,7 @@ export const DEFINES = {
 const simStorage = {
   name: 'sim-storage',
   setup(b) {
-    b.onResolve({ filter: /token-storage\.js$/ }, (args) => (args.importer.endsWith('session.ts') ? { path: 'sim-token-storage', namespace: 'sim' } : undefined))
+    b.onResolve({ filter: /token-storage\.js$/ }, (args) => (/(session|persistence)\.ts$/.test(args.importer) ? { path: 'sim-token-storage', namespace: 'sim' } : undefined))
     b.onLoad({ filter: /.*/, namespace: 'sim' }, () => ({
       resolveDir: join(root, 'src'),
       loader: 'ts',
