@@ -1,5 +1,6 @@
 import { SessionError, toSessionError } from './errors.js'
 import { readRecord, tombstone, type Persisted, type Stored } from './record.js'
+import * as rescue from './disk-rescue.js'
 import { createIndexedDBStorage, createMemoryStorage } from './token-storage.js'
 import type { Config } from './options.js'
 import type { LogoutReason, SessionEventMap, StorageNotice, TokenStorage } from './types.js'
@@ -30,8 +31,8 @@ export interface Persistence {
   unsaved(): boolean
   /** The SDK's database degraded to memory in this tab. */
   degraded(): boolean
-  /** Runs `op` on a fresh connection to the database this tab degraded from (best effort). */
-  onDisk<T>(op: (disk: TokenStorage, stored: Persisted | null, raw: unknown) => Promise<T>): Promise<T | undefined>
+  /** The record in the database this tab's storage degraded from, read on a fresh connection (best effort). */
+  stored(): Promise<Persisted | null | undefined>
   /** From a degraded tab: the record goes to the database too, over nothing, a sign-out or an older generation. */
   writeThrough(record: Persisted): Promise<unknown>
   /** After a sign-out: what may still be on disk goes (a degraded tab's database, a memory session's DPoP key). */
@@ -71,23 +72,8 @@ export function createPersistence({ config, destroyed, current, notice, warn }: 
   const ownDisk = !o.storage && o.persist !== 'memory'
   const degraded = () => get().kind === 'memory' && (storage === o.storage ? sharedAtStart : o.persist !== 'memory')
 
-  const onDisk = async <T>(op: (disk: TokenStorage, stored: Persisted | null, raw: unknown) => Promise<T>): Promise<T | undefined> => {
-    if (!ownDisk) return undefined
-    const disk = createIndexedDBStorage(name, clock)
-    try {
-      const raw = await disk.get('session')
-      return disk.kind === 'memory' ? undefined : await op(disk, readRecord(raw), raw)
-    } catch {
-      return undefined // still unusable: nothing more can be done from this tab
-    } finally {
-      disk.close()
-    }
-  }
-  const wipe = async (s: TokenStorage, why?: LogoutReason) => {
-    await s.clear()
-    // Tabs that notice the sign-out by reading storage (not through a message) learn the reason here.
-    await s.set('session', { v: 1, ended: why })
-  }
+  /** The database itself, on fresh connections, while this tab's storage has degraded. */
+  const disk = { open: () => createIndexedDBStorage(name, clock), read: readRecord }
 
   return {
     storage: get,
@@ -97,7 +83,11 @@ export function createPersistence({ config, destroyed, current, notice, warn }: 
         if (record) {
           await s.set('session', record)
           unsaved = false
-        } else if (only === undefined || readRecord(await s.get('session'))?.epoch === only) await wipe(s, why)
+        } else if (only === undefined || readRecord(await s.get('session'))?.epoch === only) {
+          await s.clear()
+          // Tabs that notice the sign-out by reading storage (not through a message) learn the reason here.
+          await s.set('session', { v: 1, ended: why })
+        }
       } catch (cause) {
         // Storage still holds the previous record (a consumed refresh token, perhaps): until a write
         // succeeds, siblings get this tab's record with its signals.
@@ -136,17 +126,14 @@ export function createPersistence({ config, destroyed, current, notice, warn }: 
     memoryHeld: () => unsaved || get().kind === 'memory',
     unsaved: () => unsaved,
     degraded,
-    onDisk,
-    writeThrough: (record) =>
-      onDisk(async (disk, stored, raw) => {
-        if (raw == null || tombstone(raw) || (stored?.epoch === record.epoch && stored.gen < record.gen)) await disk.set('session', record)
-      }),
+    stored: async () => (ownDisk ? rescue.stored(disk) : undefined),
+    writeThrough: async (record) => ownDisk && rescue.writeThrough(disk, record),
     forget(epoch, why) {
       // Storage that degraded to memory: the database may still hold this sign-in (reload would restore it).
-      if (degraded()) void onDisk(async (disk, stored) => stored?.epoch === epoch && wipe(disk, why))
+      if (ownDisk && degraded()) void rescue.wipe(disk, epoch, why)
       // persist: 'memory' keeps no session on disk, but createDPoP({ name }) keeps its key pair in the
       // session's database: the sign-out deletes it there too (only if that database exists).
-      if (o.persist === 'memory' && !o.storage) void forgetDisk(name, clock)
+      if (o.persist === 'memory' && !o.storage) void rescue.forget(disk, name)
     },
     async activity(epoch) {
       // Untrusted: validated. One in the future was written before the wall clock was set back: it is no
@@ -166,16 +153,4 @@ export function createPersistence({ config, destroyed, current, notice, warn }: 
       }
     },
   }
-}
-
-/** Clears the database of session `name` if it exists (never creating it just to clear it). */
-async function forgetDisk(name: string, clock: Config['clock']): Promise<void> {
-  try {
-    if (!(await indexedDB.databases()).some((d) => d.name === `sessionkeeper:${name}`)) return
-  } catch {
-    return // no IndexedDB, or no way to ask without creating the database
-  }
-  const disk = createIndexedDBStorage(name, clock)
-  await disk.clear().catch(() => {})
-  disk.close()
 }

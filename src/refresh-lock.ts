@@ -1,4 +1,5 @@
 import { SessionError } from './errors.js'
+import { createLease } from './lease-lock.js'
 import type { Clock, LockPort, TokenStorage } from './types.js'
 
 /** Runs `task` while holding the named cross-tab lock; `signal` abandons the wait. */
@@ -20,11 +21,6 @@ export interface LockOptions {
   clock: Clock
   waitMs: number
   leaseMs: number
-}
-
-interface Lease {
-  owner?: unknown
-  until?: unknown
 }
 
 /**
@@ -69,39 +65,11 @@ export function createLock({ name, locks: port, storage, shared, clock, waitMs, 
     }
     return Object.assign(run, { release() {}, webLocks: true })
   }
-  const id = Math.random().toString(36).slice(2)
-  let held: TokenStorage | null = null
-  const free = (store: TokenStorage) => store.update!('lock', (lease) => ((lease as Lease | undefined)?.owner === id ? undefined : lease))
-  const run = async <T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> => {
+  // No Web Locks (Safari < 15.4 only): a lease in storage that updates atomically, else nothing to hold.
+  const lease = createLease({ storage, clock, waitMs, leaseMs, timeout, gone })
+  const run = <T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> => {
     const store = storage()
-    if (!shared() || store.kind === 'memory' || !store.update) return task()
-    const deadline = clock.now() + waitMs
-    for (let attempt = 0; ; attempt++) {
-      if (signal?.aborted) throw gone()
-      if (clock.now() > deadline || attempt > 200) throw timeout()
-      const now = clock.now()
-      // Compare-and-swap: take the lease only if it is free or lapsed, in one transaction.
-      const lease = (await store.update('lock', (current) => {
-        const c = current as Lease | undefined
-        // Lapsed, or far longer than any lease (the wall clock was set back; clocks of tabs may differ a little): free.
-        return c == null || c.owner === id || typeof c.until !== 'number' || c.until < now || c.until > now + 2 * leaseMs ? { owner: id, until: now + leaseMs } : current
-      })) as Lease | undefined
-      if (lease?.owner === id) break
-      await new Promise<void>((resolve) => clock.setTimeout(resolve, 25 + Math.random() * 75))
-    }
-    held = store
-    try {
-      return await task()
-    } finally {
-      held = null
-      // Released only if still ours: a lease that lapsed and was taken over stays with its new owner.
-      await free(store).catch(() => {})
-    }
+    return !shared() || store.kind === 'memory' || !store.update ? task() : lease(task, signal)
   }
-  return Object.assign(run, {
-    release() {
-      if (held) void free(held).catch(() => {})
-    },
-    webLocks: false,
-  })
+  return Object.assign(run, { release: lease.release, webLocks: false })
 }

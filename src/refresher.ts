@@ -163,7 +163,7 @@ export function createRefresher(opts: RefresherOptions): Refresher {
     if (p.readFailed()) throw new SessionError('storage_unavailable', 'storage read failed', { retryable: true })
     // Storage degraded here: the database may still be readable on a fresh connection, and hold a
     // sibling's rotation this tab never heard of.
-    const disk = p.degraded() ? await p.onDisk(async (_, stored) => stored) : undefined
+    const disk = p.degraded() ? await p.stored() : undefined
     const current = records.current()
     if (disk && current && disk.epoch === current.epoch && disk.gen > current.gen) records.adopt(disk, true)
     if (opts.closing()) throw gone()

@@ -1,16 +1,17 @@
 import { createAlarm, watchJumps } from './clock.js'
 import { createEmitter } from './emitter.js'
-import { SessionError, toSessionError } from './errors.js'
+import { SessionError } from './errors.js'
 import { createIdleTracker } from './idle-tracker.js'
 import { resolveOptions } from './options.js'
 import { createPersistence } from './persistence.js'
-import { checkTokens, newer, randomId, secretsOf, type Persisted } from './record.js'
+import { checkTokens, newer, randomId, type Persisted } from './record.js'
 import { createLock } from './refresh-lock.js'
 import { createRefresher, gone, signedOut } from './refresher.js'
 import { createSiblings, type Records } from './siblings.js'
 import { createSnapshots, LOADING } from './snapshot.js'
 import { createStore } from './store.js'
 import { createAuthorizedFetch } from './authorized-fetch.js'
+import { createProviderSignOut } from './sign-out.js'
 import type { LogoutReason, PageEvent, Session, SessionEventMap, SessionOptions, SessionSnapshot, StorageNotice, SyncMessage } from './types.js'
 
 /** A wall-clock jump beyond this (against the monotonic clock) is reported as a `clock_jump` warning. */
@@ -107,6 +108,7 @@ export function createSession(options: SessionOptions = {}): Session {
     evaluate()
   })
   const jumped = watchJumps(clock, CLOCK_JUMP)
+  const providerSignOut = createProviderSignOut({ options: o, clock, warn: (e) => events.emit('warning', e) })
 
   const publish = () => {
     if (!destroyed) snapshots.publish({ record: current, loaded, reason, warningAt: tracker.warningAt(), refreshing: refresher.refreshing(), refreshError: refresher.error() })
@@ -181,30 +183,18 @@ export function createSession(options: SessionOptions = {}): Session {
     if (wipe && !locked && had && !remote) void p.save(null, why, had.epoch)
     const wiped = wipe ? (locked ? p.save(null, why, only) : exclusive(() => p.save(null, why, only))) : undefined
     if (had && !remote) p.forget(had.epoch, why)
-    let revoked: Promise<unknown> | undefined
     if (had) {
       o.fetch?.authorizer?.clear?.()
       events.emit('logout', { reason: why, remote })
-      // Best effort, after the local sign-out; a rejected refresh token needs no revocation.
-      if (!remote && o.revoke && why !== 'reauth-required' && why !== 'storage-cleared') revoked = settle(() => o.revoke?.(had.tokens), 'revocation_failed', 'revocation failed', had)
     }
-    await wiped
-    // Again once storage is wiped: a tab that opened meanwhile may have read the session before the wipe.
-    if (!remote) siblings.post('logout', { reason: why, epoch: had?.epoch ?? null })
-    // RP-initiated logout: after every tab is signed out and the revocation settled (at most 5 s), never awaited by logout().
-    if (had && !remote && why === 'user' && o.endSession) {
-      let cancel = () => {}
-      void Promise.race([revoked, new Promise((r) => (cancel = clock.setTimeout(() => r(0), 5_000)))]).then(() => {
-        cancel()
-        return settle(() => o.endSession?.({ tokens: had.tokens, reason: why }), 'configuration', 'end session failed', had)
-      })
-    }
+    // Revocation and RP-initiated logout (after every tab is told and storage is wiped), never awaited here.
+    const done = Promise.resolve(wiped).then(() => {
+      // Again once storage is wiped: a tab that opened meanwhile may have read the session before the wipe.
+      if (!remote) siblings.post('logout', { reason: why, epoch: had?.epoch ?? null })
+    })
+    if (had && !remote) providerSignOut(had.tokens, why, done)
+    await done
   }
-  /** Runs an app callback after a sign-out; a failure is a `warning` (with no token in it). */
-  const settle = (fn: () => unknown, code: 'revocation_failed' | 'configuration', message: string, had: Persisted) =>
-    Promise.resolve()
-      .then(fn)
-      .catch((cause: unknown) => events.emit('warning', { error: toSessionError(cause, code, message, secretsOf(had.tokens)) }))
 
   /** Re-reads storage and reconciles (other tab logged in/out/refreshed). Coalesces bursts of messages. */
   let syncing: Promise<void> | null = null
