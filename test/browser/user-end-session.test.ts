@@ -3,7 +3,7 @@ import { expect } from 'chai'
 import { createMemoryStorage } from '../../src/index'
 import type { EndedSession, Session, SessionOptions, SyncChannel, SyncMessage, TokenSet } from '../../src/types'
 import { createManualClock, type ManualClock } from '../support/manual-clock'
-import { makeTokens, nextEvent, TAB_LOCAL, testSessions, uniqueName, until } from '../support/util'
+import { makeTokens, nextEvent, settled, TAB_LOCAL, testSessions, uniqueName, until } from '../support/util'
 
 const b64u = (text: string) => btoa(String.fromCharCode(...new TextEncoder().encode(text))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
 const jwt = (claims: Record<string, unknown>) => `${b64u('{"alg":"RS256"}')}.${b64u(JSON.stringify(claims))}.c2ln`
@@ -132,7 +132,7 @@ describe('session: endSession (RP-initiated logout) after the local sign-out', (
     expect(t.channel.posted.map((m) => m.type)).to.include('logout')
     expect(t.order).to.deep.equal(['logout-event', 'revoke:start'])
     t.finishRevoke()
-    await clock.advance(0)
+    await settled()
     expect(t.order).to.deep.equal(['logout-event', 'revoke:start', 'revoke:done', 'endSession'])
     expect(t.seen).to.have.length(1)
     const [call] = t.seen
@@ -159,7 +159,7 @@ describe('session: endSession (RP-initiated logout) after the local sign-out', (
     const t = await setup('none')
     await session.login(makeTokens(clock.now()))
     await session.logout()
-    await clock.advance(0)
+    await settled()
     expect(t.order).to.deep.equal(['logout-event', 'endSession'])
   })
 
@@ -208,7 +208,7 @@ describe('session: endSession (RP-initiated logout) after the local sign-out', (
     await session.login(makeTokens(clock.now()))
     const warning = nextEvent(session, 'warning')
     await session.logout()
-    await clock.advance(0)
+    await settled()
     const { error } = await warning
     expect(error.code).to.equal('configuration')
     expect(session.getSnapshot().status).to.equal('anonymous')
