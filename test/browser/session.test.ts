@@ -79,7 +79,8 @@ describe('session: lifecycle and store contract', () => {
   })
 
   it('start() is ref-counted and restartable (StrictMode mount/unmount/mount)', async () => {
-    session = local()
+    // An absolute lifetime, so a running signed-in session has exactly one timer armed.
+    session = local({ maxSessionMs: 60 * 60_000 })
     const a = session.start()
     a()
     const b = session.start()
@@ -87,10 +88,10 @@ describe('session: lifecycle and store contract', () => {
     await session.ready()
     await session.login(makeTokens(clock.now()))
     b()
-    expect(clock.pending()).to.be.greaterThan(-1)
+    expect(clock.pending(), 'still running: c has not stopped').to.equal(1)
     c()
     c() // a second call of the same stop does nothing
-    expect(clock.pending()).to.equal(0)
+    expect(clock.pending(), 'stopped by the last stop').to.equal(0)
     const d = session.start()
     d()
   })
