@@ -1,28 +1,19 @@
 import '../support/setup'
 import { expect } from 'chai'
-import { createSession } from '../../src/index'
-import type { Session, SessionOptions, TokenSet } from '../../src/types'
+import type { TokenSet } from '../../src/types'
 import { createManualClock } from '../support/manual-clock'
-import { makeTokens, nextEvent, uniqueName, until } from '../support/util'
+import { makeTokens, nextEvent, testSessions, uniqueName, until } from '../support/util'
 
 // Two sessions with the same name in one page share IndexedDB, the channel and the Web Locks, exactly
 // like two tabs of the app. (Whole-browser multi-tab runs live in test/e2e.)
 
 describe('cross-tab', () => {
-  const sessions: Session[] = []
   let name: string
-  const tab = (options: Partial<SessionOptions> = {}) => {
-    const s = createSession({ name, ...options })
-    sessions.push(s)
-    s.start()
-    return s
-  }
+  const { make: tab, destroyAll } = testSessions(() => ({ name }))
   beforeEach(() => {
     name = uniqueName('xt')
   })
-  afterEach(async () => {
-    await Promise.all(sessions.splice(0).map((s) => s.destroy()))
-  })
+  afterEach(destroyAll)
 
   it('login in one tab signs in the others; logout signs them all out with the reason', async () => {
     const a = tab()

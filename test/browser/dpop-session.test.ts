@@ -1,10 +1,8 @@
 import '../support/setup'
 import { expect } from 'chai'
 import { openDB } from 'idb'
-import { createSession } from '../../src/index'
 import { createDPoP } from '../../src/oauth/index'
-import type { Session } from '../../src/types'
-import { makeTokens, uniqueName, until } from '../support/util'
+import { makeTokens, TAB_LOCAL, testSessions, uniqueName, until } from '../support/util'
 
 const b64uJson = (part: string) => JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/')))
 const header = (jwt: string) => b64uJson(jwt.split('.')[0]!)
@@ -20,7 +18,7 @@ async function rawKeyRecord(name: string): Promise<unknown> {
 }
 
 describe('DPoP wired into a session (RFC 9449)', () => {
-  const sessions: Session[] = []
+  const { make, destroyAll } = testSessions()
   const realFetch = globalThis.fetch
   let sent: Request[] = []
   beforeEach(() => {
@@ -32,16 +30,14 @@ describe('DPoP wired into a session (RFC 9449)', () => {
   })
   afterEach(async () => {
     globalThis.fetch = realFetch
-    await Promise.all(sessions.splice(0).map((s) => s.destroy()))
+    await destroyAll()
   })
 
   it('signs every request with one non-extractable key kept in the SDK database, shared by tabs, deleted at sign-out', async () => {
     const name = uniqueName('dpop')
     const dpopA = createDPoP({ name })
     const dpopB = createDPoP({ name }) // another tab
-    const a = createSession({ name, fetch: { authorizer: dpopA } })
-    sessions.push(a)
-    a.start()
+    const a = make({ name, fetch: { authorizer: dpopA } })
     await a.ready()
     await a.login(makeTokens(Date.now(), { tokenType: 'DPoP' }))
 
@@ -76,9 +72,7 @@ describe('DPoP wired into a session (RFC 9449)', () => {
   it("persist: 'memory': the key pair createDPoP({ name }) keeps in the database is deleted at sign-out", async () => {
     const name = uniqueName('dpopmem')
     const dpop = createDPoP({ name })
-    const a = createSession({ name, persist: 'memory', sync: false, fetch: { authorizer: dpop } })
-    sessions.push(a)
-    a.start()
+    const a = make({ name, ...TAB_LOCAL, fetch: { authorizer: dpop } })
     await a.ready()
     await a.login(makeTokens(Date.now(), { tokenType: 'DPoP' }))
     await a.fetch('/api/one')
@@ -87,9 +81,7 @@ describe('DPoP wired into a session (RFC 9449)', () => {
     await until(async () => (await rawKeyRecord(name)) === undefined, 2000, 'key deleted')
     // Signing out without DPoP never creates the database in memory mode.
     const other = uniqueName('nodb')
-    const b = createSession({ name: other, persist: 'memory', sync: false })
-    sessions.push(b)
-    b.start()
+    const b = make({ name: other, ...TAB_LOCAL })
     await b.login(makeTokens(Date.now()))
     await b.logout()
     await new Promise((r) => setTimeout(r, 50))

@@ -3,25 +3,10 @@ import '../support/setup'
 // page) in real Chromium and Firefox ESR. Sessions created in one page with the same `name` behave like
 // tabs: each has its own IndexedDB connection and its own BroadcastChannel.
 import { expect } from 'chai'
-import { createSession, createIndexedDBStorage } from '../../src/index'
-import type { Session, SessionEventMap, SessionEventType, SessionOptions, TokenSet, TokenStorage } from '../../src/types'
+import { createIndexedDBStorage } from '../../src/index'
+import type { TokenSet, TokenStorage } from '../../src/types'
 import { createManualClock, type ManualClock } from '../support/manual-clock'
-import { errorText, leaks, makeTokens, uniqueName, until } from '../support/util'
-
-const EVENT_TYPES: SessionEventType[] = ['login', 'logout', 'refresh', 'refresh-error', 'storage-degraded', 'warning']
-
-interface Tab {
-  session: Session
-  events: { type: SessionEventType; payload: unknown }[]
-  of<K extends SessionEventType>(type: K): SessionEventMap[K][]
-}
-function tab(clock: ManualClock, options: Partial<SessionOptions>): Tab {
-  const session = createSession({ clock, ...options })
-  const events: Tab['events'] = []
-  for (const type of EVENT_TYPES) session.on(type, (payload) => events.push({ type, payload }))
-  session.start()
-  return { session, events, of: <K extends SessionEventType>(type: K) => events.filter((e) => e.type === type).map((e) => e.payload as SessionEventMap[K]) }
-}
+import { errorText, leaks, makeTokens, testSessions, uniqueName, until } from '../support/util'
 
 /** What a forger posts: with the native method, broadcast-channel hands the raw `data` to the SDK's listener. */
 const envelope = (data: unknown) => data
@@ -47,14 +32,9 @@ function captureUncaught(): { errors: string[]; restore: () => void } {
 describe('faults: cross-tab messages (F47) and instances (F51)', function () {
   this.timeout(15_000)
   let clock: ManualClock
-  let tabs: Tab[] = []
   const names: string[] = []
   const channels: BroadcastChannel[] = []
-  const make = (options: Partial<SessionOptions>) => {
-    const t = tab(clock, options)
-    tabs.push(t)
-    return t
-  }
+  const { makeRecorded: make, recorders: tabs, destroyAll } = testSessions(() => ({ clock }))
   const fresh = () => {
     const n = uniqueName('xt')
     names.push(n)
@@ -67,11 +47,10 @@ describe('faults: cross-tab messages (F47) and instances (F51)', function () {
   }
   beforeEach(() => {
     clock = createManualClock(Date.now())
-    tabs = []
   })
   afterEach(async () => {
     for (const bc of channels.splice(0)) bc.close()
-    for (const t of tabs) await t.session.destroy()
+    await destroyAll()
     for (const n of names.splice(0)) await deleteDb(`sessionkeeper:${n}`)
   })
 

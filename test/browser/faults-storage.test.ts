@@ -8,37 +8,12 @@ import '../support/setup'
 // Globals are patched only for the duration of one test and always restored in `finally`.
 import { expect } from 'chai'
 import { createSession, isSessionError, SessionError } from '../../src/index'
-import type { Session, SessionEventMap, SessionEventType, SessionOptions, TokenSet } from '../../src/types'
+import type { TokenSet } from '../../src/types'
 import { createManualClock, type ManualClock } from '../support/manual-clock'
-import { errorText, leaks, makeTokens, uniqueName, until } from '../support/util'
-
-const EVENT_TYPES: SessionEventType[] = ['login', 'logout', 'refresh', 'refresh-error', 'idle-warning', 'active', 'storage-degraded', 'warning']
-
-interface Recorded {
-  session: Session
-  events: { type: SessionEventType; payload: SessionEventMap[SessionEventType] }[]
-  stop: () => void
-  of<K extends SessionEventType>(type: K): SessionEventMap[K][]
-  codes(type: 'warning' | 'storage-degraded' | 'refresh-error'): string[]
-}
-
-/** A started session that records every event. */
-function open(clock: ManualClock, options: Partial<SessionOptions>): Recorded {
-  const session = createSession({ clock, ...options })
-  const events: Recorded['events'] = []
-  for (const type of EVENT_TYPES) session.on(type, (payload) => events.push({ type, payload }))
-  const stop = session.start()
-  return {
-    session,
-    events,
-    stop,
-    of: <K extends SessionEventType>(type: K) => events.filter((e) => e.type === type).map((e) => e.payload as SessionEventMap[K]),
-    codes: (type) => events.filter((e) => e.type === type).map((e) => (e.payload as { error: SessionError }).error.code),
-  }
-}
+import { errorText, leaks, makeTokens, TAB_LOCAL, testSessions, uniqueName, until, type Recorder } from '../support/util'
 
 /** LEAK-CHECK for the browser suites: events (with errors, stacks, causes) and web storage. */
-function assertNoLeak(recorded: Recorded[], secrets: readonly (string | undefined)[]): void {
+function assertNoLeak(recorded: readonly Recorder[], secrets: readonly (string | undefined)[]): void {
   const texts: string[] = []
   for (const r of recorded) {
     for (const e of r.events) {
@@ -127,14 +102,9 @@ const dbName = (name: string) => `sessionkeeper:${name}`
 describe('faults: IndexedDB (F34–F42)', function () {
   this.timeout(15_000)
   let clock: ManualClock
-  let made: Recorded[] = []
   const restore: (() => void)[] = []
   const names: string[] = []
-  const make = (options: Partial<SessionOptions>) => {
-    const r = open(clock, options)
-    made.push(r)
-    return r
-  }
+  const { makeRecorded: make, recorders: made, destroyAll } = testSessions(() => ({ clock }))
   const fresh = () => {
     const name = uniqueName('fault')
     names.push(name)
@@ -142,11 +112,10 @@ describe('faults: IndexedDB (F34–F42)', function () {
   }
   beforeEach(() => {
     clock = createManualClock(Date.now())
-    made = []
   })
   afterEach(async () => {
     while (restore.length) restore.pop()!()
-    for (const r of made) await r.session.destroy()
+    await destroyAll()
     for (const name of names.splice(0)) await deleteDb(dbName(name)).catch(() => {})
   })
 
@@ -496,14 +465,11 @@ describe('faults: IndexedDB (F34–F42)', function () {
 
 describe('faults: custom refresh function and configuration (F55, F56)', () => {
   let clock: ManualClock
-  let made: Recorded[] = []
+  const { makeRecorded, recorders: made, destroyAll } = testSessions(() => ({ clock }))
   beforeEach(() => {
     clock = createManualClock()
-    made = []
   })
-  afterEach(async () => {
-    for (const r of made) await r.session.destroy()
-  })
+  afterEach(destroyAll)
 
   it('F55: throws a string / returns undefined / never resolves / returns {accessToken: 5} → typed errors, session kept until expiry', async () => {
     const outcomes: (() => Promise<unknown>)[] = [
@@ -515,8 +481,7 @@ describe('faults: custom refresh function and configuration (F55, F56)', () => {
       async () => ({ accessToken: 5, expiresAt: clock.now() + 1000 }),
     ]
     let i = 0
-    const r = open(clock, { name: uniqueName(), persist: 'memory', sync: false, refreshTimeoutMs: 2_000, refresh: () => outcomes[i]!() as Promise<TokenSet> })
-    made.push(r)
+    const r = makeRecorded({ ...TAB_LOCAL, refreshTimeoutMs: 2_000, refresh: () => outcomes[i]!() as Promise<TokenSet> })
     await r.session.ready()
     const tokens = makeTokens(clock.now(), { expiresAt: clock.now() + 3_600_000, refreshToken: 'RT-55-rrrrrrrrrrrrrrrrrrrrrrrr' })
     await r.session.login(tokens)

@@ -1,36 +1,20 @@
 import '../support/setup'
 import { expect } from 'chai'
 import { createIndexedDBStorage, createMemoryStorage, createSession, SessionError, systemClock } from '../../src/index'
-import type { Session, SessionEventMap, SessionOptions, TokenSet } from '../../src/types'
+import type { TokenSet } from '../../src/types'
 import { createManualClock, type ManualClock } from '../support/manual-clock'
-import { errorText, leaks, makeTokens, nextEvent, uniqueName, until } from '../support/util'
+import { errorText, leaks, makeTokens, nextEvent, recordEvents, testSessions, uniqueName, until } from '../support/util'
 
 // Regression tests for the defects an independent review found (issue 10). Each one failed before its fix.
 // Sessions with the same name in one page share IndexedDB, the channel and Web Locks, like tabs.
 
 describe('review fixes (issue 10)', () => {
-  const sessions: Session[] = []
   let name: string
-  const tab = (options: Partial<SessionOptions> = {}, start = true) => {
-    const s = createSession({ name, ...options })
-    sessions.push(s)
-    if (start) s.start()
-    return s
-  }
-  /** Every event of every type a session emits, in order, as [type, payload]. */
-  const record = (s: Session) => {
-    const seen: [keyof SessionEventMap, unknown][] = []
-    for (const type of ['login', 'logout', 'refresh', 'refresh-error', 'idle-warning', 'active', 'storage-degraded', 'warning'] as const) {
-      s.on(type, (e) => seen.push([type, e]))
-    }
-    return seen
-  }
+  const { make: tab, destroyAll } = testSessions(() => ({ name }))
   beforeEach(() => {
     name = uniqueName('rv')
   })
-  afterEach(async () => {
-    await Promise.all(sessions.splice(0).map((s) => s.destroy()))
-  })
+  afterEach(destroyAll)
 
   describe('sign-out reaches tabs that keep the session in memory', () => {
     it("persist: 'memory': logout in A signs B out, and a tab opened afterwards is handed nothing", async () => {
@@ -153,7 +137,7 @@ describe('review fixes (issue 10)', () => {
       clock = createManualClock(Date.now())
     })
     it('getAccessToken() before start() hands out nothing past maxSessionMs', async () => {
-      const a = tab({ clock, maxSessionMs: 60_000 }, false)
+      const a = tab({ clock, maxSessionMs: 60_000 }, { start: false })
       await a.login(makeTokens(clock.now()))
       expect(await a.getAccessToken()).to.be.a('string')
       clock.setWallClock(clock.now() + 61_000)
@@ -162,7 +146,7 @@ describe('review fixes (issue 10)', () => {
     })
     it("getAccessToken() after the last stop sees another tab's logout", async () => {
       const a = tab()
-      const b = tab({}, false)
+      const b = tab({}, { start: false })
       const stop = b.start()
       await Promise.all([a.ready(), b.ready()])
       await a.login(makeTokens(Date.now()))
@@ -202,12 +186,12 @@ describe('review fixes (issue 10)', () => {
       let i = 0
       const a = tab({ clock, persist: 'memory', sync: false, refresh: async () => Promise.reject(thrown[i++]) })
       await a.ready()
-      const seen = record(a)
+      const seen = recordEvents(a)
       await a.login(tokens)
       const errors: unknown[] = []
       for (let k = 0; k < thrown.length; k++) errors.push(await a.refresh().catch((e: unknown) => e))
       const snap = a.getSnapshot()
-      const text = [...errors, ...seen.map(([, e]) => (e as { error?: unknown }).error), snap.status === 'authenticated' ? snap.refreshError : null].map(errorText).join('\n')
+      const text = [...errors, ...seen.events.map((e) => (e.payload as { error?: unknown }).error), snap.status === 'authenticated' ? snap.refreshError : null].map(errorText).join('\n')
       expect(errors.every((e) => e instanceof SessionError)).to.equal(true)
       expect(leaks(text, [tokens.refreshToken, tokens.accessToken]), text).to.equal(false)
     })
@@ -273,7 +257,7 @@ describe('review fixes (issue 10)', () => {
     const a = tab()
     await a.ready()
     await a.login(makeTokens(Date.now()))
-    const b = tab({}, false)
+    const b = tab({}, { start: false })
     const stop = b.start()
     stop()
     b.start()
@@ -382,7 +366,7 @@ describe('review fixes (issue 10)', () => {
     const tokens = makeTokens(clock.now(), { idToken: 'ID-token-iiiiiiiiiiiiiiiiiiii', scope: 'openid', tokenType: 'Bearer' })
     const a = tab({ clock, persist: 'memory', sync: false, refresh: async () => ({ accessToken: 'AT-view-2-zzzzzzzzzzzz', refreshToken: 'RT-rotated-secret-qqqqqqqq', expiresAt: clock.now() + 600_000 }) })
     await a.ready()
-    const seen = record(a)
+    const seen = recordEvents(a)
     await a.login(tokens)
     const snap = a.getSnapshot()
     if (snap.status !== 'authenticated') throw new Error('not signed in')
@@ -390,7 +374,7 @@ describe('review fixes (issue 10)', () => {
     expect(Object.isFrozen(snap.tokens)).to.equal(true)
     const next = await a.refresh()
     expect(next).to.deep.equal({ accessToken: 'AT-view-2-zzzzzzzzzzzz', expiresAt: clock.now() + 600_000 })
-    const text = JSON.stringify([seen, a.getSnapshot(), next])
+    const text = JSON.stringify([seen.events, a.getSnapshot(), next])
     expect(leaks(text, [tokens.refreshToken, 'RT-rotated-secret-qqqqqqqq', tokens.idToken]), text).to.equal(false)
   })
 })

@@ -3,21 +3,19 @@ import { expect } from 'chai'
 import { createSession, SessionError, isSessionError } from '../../src/index'
 import type { Session, SessionOptions, TokenSet } from '../../src/types'
 import { createManualClock, type ManualClock } from '../support/manual-clock'
-import { errorText, leaks, makeTokens, nextEvent, uniqueName } from '../support/util'
-
-/** A tab-local session on a manual clock: memory storage, no channel. */
-function local(clock: ManualClock, options: Partial<SessionOptions> = {}): Session {
-  return createSession({ name: uniqueName(), clock, persist: 'memory', sync: false, ...options })
-}
+import { errorText, leaks, makeTokens, nextEvent, TAB_LOCAL, testSessions, uniqueName } from '../support/util'
 
 describe('session: lifecycle and store contract', () => {
   let clock: ManualClock
   let session: Session
+  /** Tab-local sessions on this test's manual clock: memory storage, no channel, not started. */
+  const { make: local, destroyAll } = testSessions(() => ({ clock, ...TAB_LOCAL }), { start: false })
   beforeEach(() => {
     clock = createManualClock()
   })
   afterEach(async () => {
-    await session?.destroy()
+    await session?.destroy() // the one made by createSession() itself
+    await destroyAll()
   })
 
   it('createSession is pure: loading, nothing opened, no timers', () => {
@@ -41,7 +39,7 @@ describe('session: lifecycle and store contract', () => {
   })
 
   it('starts anonymous, signs in, exposes a stable snapshot, and signs out with a reason', async () => {
-    session = local(clock)
+    session = local()
     const stop = session.start()
     expect((await session.ready()).status).to.equal('anonymous')
     let notified = 0
@@ -69,7 +67,7 @@ describe('session: lifecycle and store contract', () => {
   })
 
   it('subscribe/getSnapshot work unbound (useSyncExternalStore style)', async () => {
-    session = local(clock)
+    session = local()
     const { subscribe, getSnapshot } = session
     let calls = 0
     const off = subscribe(() => calls++)
@@ -81,7 +79,8 @@ describe('session: lifecycle and store contract', () => {
   })
 
   it('start() is ref-counted and restartable (StrictMode mount/unmount/mount)', async () => {
-    session = local(clock)
+    // An absolute lifetime, so a running signed-in session has exactly one timer armed.
+    session = local({ maxSessionMs: 60 * 60_000 })
     const a = session.start()
     a()
     const b = session.start()
@@ -89,16 +88,16 @@ describe('session: lifecycle and store contract', () => {
     await session.ready()
     await session.login(makeTokens(clock.now()))
     b()
-    expect(clock.pending()).to.be.greaterThan(-1)
+    expect(clock.pending(), 'still running: c has not stopped').to.equal(1)
     c()
     c() // a second call of the same stop does nothing
-    expect(clock.pending()).to.equal(0)
+    expect(clock.pending(), 'stopped by the last stop').to.equal(0)
     const d = session.start()
     d()
   })
 
   it('destroy() is final and idempotent', async () => {
-    session = local(clock)
+    session = local()
     session.start()
     await session.ready()
     await session.destroy()
@@ -108,7 +107,7 @@ describe('session: lifecycle and store contract', () => {
   })
 
   it('login() rejects bad token sets with a typed error, stores nothing and never echoes a token', async () => {
-    session = local(clock)
+    session = local()
     session.start()
     await session.ready()
     const secret = 'SECRET-TOKEN-VALUE-0123456789'
@@ -134,7 +133,7 @@ describe('session: lifecycle and store contract', () => {
   })
 
   it('keeps only known token fields and ignores prototype keys', async () => {
-    session = local(clock)
+    session = local()
     session.start()
     await session.ready()
     const hostile = JSON.parse(`{"accessToken":"AT-proto-xxxxxxxxxxxx","expiresAt":${clock.now() + 60_000},"__proto__":{"admin":true},"extra":1}`)
@@ -149,12 +148,12 @@ describe('session: lifecycle and store contract', () => {
 describe('session: refresh', () => {
   let clock: ManualClock
   let session: Session
+  /** Tab-local sessions on this test's manual clock: memory storage, no channel, not started. */
+  const { make: local, destroyAll } = testSessions(() => ({ clock, ...TAB_LOCAL }), { start: false })
   beforeEach(() => {
     clock = createManualClock()
   })
-  afterEach(async () => {
-    await session?.destroy()
-  })
+  afterEach(destroyAll)
 
   const rotated = (clockNow: () => number, lifetime = 600_000) => {
     let n = 0
@@ -169,7 +168,7 @@ describe('session: refresh', () => {
 
   it('refreshes proactively at expiresAt - lead and reports it', async () => {
     const r = rotated(() => clock.now())
-    session = local(clock, { refresh: r.fn, refreshLeadMs: 60_000 })
+    session = local({ refresh: r.fn, refreshLeadMs: 60_000 })
     session.start()
     await session.ready()
     await session.login(makeTokens(clock.now(), { expiresAt: clock.now() + 600_000 }))
@@ -184,7 +183,7 @@ describe('session: refresh', () => {
 
   it('clamps the lead to half the token lifetime', async () => {
     const r = rotated(() => clock.now(), 60_000)
-    session = local(clock, { refresh: r.fn, refreshLeadMs: 10 * 60_000 })
+    session = local({ refresh: r.fn, refreshLeadMs: 10 * 60_000 })
     session.start()
     await session.ready()
     await session.login(makeTokens(clock.now(), { expiresAt: clock.now() + 60_000 }))
@@ -196,7 +195,7 @@ describe('session: refresh', () => {
 
   it('single-flight: 100 concurrent getAccessToken() calls on an expired token make one refresh', async () => {
     const r = rotated(() => clock.now())
-    session = local(clock, { refresh: r.fn })
+    session = local({ refresh: r.fn })
     await session.login(makeTokens(clock.now(), { expiresAt: clock.now() + 1000 }))
     clock.setWallClock(clock.now() + 5000)
     const results = await Promise.all(Array.from({ length: 100 }, () => session.getAccessToken()))
@@ -206,7 +205,7 @@ describe('session: refresh', () => {
 
   it('keeps the refresh token when the response has none (rotation is optional)', async () => {
     const presented: (string | undefined)[] = []
-    session = local(clock, { refresh: async (t) => (presented.push(t.refreshToken), { accessToken: `AT-norotate-${presented.length}-yyyyyyyyyyyy`, expiresAt: clock.now() + 600_000 }) })
+    session = local({ refresh: async (t) => (presented.push(t.refreshToken), { accessToken: `AT-norotate-${presented.length}-yyyyyyyyyyyy`, expiresAt: clock.now() + 600_000 }) })
     const tokens = makeTokens(clock.now())
     await session.login(tokens)
     const next = await session.refresh()
@@ -223,7 +222,7 @@ describe('session: refresh', () => {
       if (fail) throw new SessionError('server_error', 'HTTP 503', { status: 503 })
       return r.fn(t)
     }
-    session = local(clock, { refresh })
+    session = local({ refresh })
     session.start()
     await session.ready()
     await session.login(makeTokens(clock.now()))
@@ -247,7 +246,7 @@ describe('session: refresh', () => {
 
   it('honours Retry-After: no retry before it', async () => {
     let calls = 0
-    session = local(clock, {
+    session = local({
       refresh: async () => {
         calls++
         throw new SessionError('rate_limited', 'HTTP 429', { status: 429, retryAfterMs: 30_000 })
@@ -263,7 +262,7 @@ describe('session: refresh', () => {
   })
 
   it('reauth_required ends the session once with reason reauth-required', async () => {
-    session = local(clock, {
+    session = local({
       refresh: async () => {
         throw new SessionError('reauth_required', 'invalid_grant', { oauthError: 'invalid_grant' })
       },
@@ -289,7 +288,7 @@ describe('session: refresh', () => {
       () => ({ accessToken: 'ok-token-value-123456', expiresAt: Number.POSITIVE_INFINITY }),
     ]
     let i = 0
-    session = local(clock, { refresh: async () => outcomes[i]!() as TokenSet })
+    session = local({ refresh: async () => outcomes[i]!() as TokenSet })
     session.start()
     await session.ready()
     const tokens = makeTokens(clock.now(), {}, 1)
@@ -308,7 +307,7 @@ describe('session: refresh', () => {
 
   it('a refresh that never resolves times out (transient) and the signal is aborted', async () => {
     let signal: AbortSignal | undefined
-    session = local(clock, {
+    session = local({
       refreshTimeoutMs: 5_000,
       refresh: (_t, ctx) => {
         signal = ctx.signal
@@ -328,7 +327,7 @@ describe('session: refresh', () => {
 
   it('logout during an in-flight refresh wins: the result is discarded', async () => {
     let release: (t: TokenSet) => void = () => {}
-    session = local(clock, { refresh: () => new Promise<TokenSet>((r) => (release = r)) })
+    session = local({ refresh: () => new Promise<TokenSet>((r) => (release = r)) })
     session.start()
     await session.ready()
     await session.login(makeTokens(clock.now()))
@@ -343,7 +342,7 @@ describe('session: refresh', () => {
 
   it('never arms a timer beyond 2^31-1 ms, and does not loop on a 30-day token', async () => {
     const r = rotated(() => clock.now())
-    session = local(clock, { refresh: r.fn })
+    session = local({ refresh: r.fn })
     session.start()
     await session.ready()
     await session.login(makeTokens(clock.now(), { expiresAt: clock.now() + 30 * 86_400_000 }))
@@ -357,7 +356,7 @@ describe('session: refresh', () => {
 
   it('caps refreshes when the server hands out tokens that expire at once', async () => {
     const r = rotated(() => clock.now(), 2_000)
-    session = local(clock, { refresh: r.fn })
+    session = local({ refresh: r.fn })
     session.start()
     await session.ready()
     const warnings: string[] = []
@@ -370,7 +369,7 @@ describe('session: refresh', () => {
   })
 
   it('getAccessToken returns null rather than an expired token when there is no refresh function', async () => {
-    session = local(clock)
+    session = local()
     await session.login(makeTokens(clock.now(), { expiresAt: clock.now() + 10_000 }))
     expect(await session.getAccessToken()).to.be.a('string')
     clock.setWallClock(clock.now() + 11_000)
@@ -381,6 +380,8 @@ describe('session: refresh', () => {
 describe('session: fetch', () => {
   let clock: ManualClock
   let session: Session
+  /** Tab-local sessions on this test's manual clock: memory storage, no channel, not started. */
+  const { make: local, destroyAll } = testSessions(() => ({ clock, ...TAB_LOCAL }), { start: false })
   const realFetch = globalThis.fetch
   let seen: Request[] = []
   let status = 200
@@ -398,11 +399,11 @@ describe('session: fetch', () => {
   })
   afterEach(async () => {
     globalThis.fetch = realFetch
-    await session?.destroy()
+    await destroyAll()
   })
 
   it('adds the token for the page origin only, and refuses other origins', async () => {
-    session = local(clock)
+    session = local()
     await session.login(makeTokens(clock.now()))
     await session.fetch('/api/me')
     expect(seen[0]?.headers.get('authorization')).to.match(/^Bearer AT-/)
@@ -413,7 +414,7 @@ describe('session: fetch', () => {
 
   it('refreshes and retries once on 401', async () => {
     let n = 0
-    session = local(clock, { refresh: async () => ({ accessToken: `AT-after-401-${++n}-zzzzzzzz`, refreshToken: 'RT-x-zzzzzzzzzzzzzzz', expiresAt: clock.now() + 600_000 }) })
+    session = local({ refresh: async () => ({ accessToken: `AT-after-401-${++n}-zzzzzzzz`, refreshToken: 'RT-x-zzzzzzzzzzzzzzz', expiresAt: clock.now() + 600_000 }) })
     await session.login(makeTokens(clock.now()))
     status = 401
     const response = await session.fetch('/api/me', { method: 'POST', body: 'hello' })
@@ -427,17 +428,17 @@ describe('session: fetch', () => {
 describe('session: idle and absolute lifetime', () => {
   let clock: ManualClock
   let session: Session
+  /** Tab-local sessions on this test's manual clock: memory storage, no channel, not started. */
+  const { make: local, destroyAll } = testSessions(() => ({ clock, ...TAB_LOCAL }), { start: false })
   beforeEach(() => {
     clock = createManualClock()
   })
-  afterEach(async () => {
-    await session?.destroy()
-  })
+  afterEach(destroyAll)
   const MIN = 60_000
 
   it('warns at timeout - warning, then signs out with reason idle', async () => {
     const warned: unknown[] = []
-    session = local(clock, { idle: { timeoutMs: 15 * MIN, warningMs: MIN, onWarning: (i) => warned.push(i) } })
+    session = local({ idle: { timeoutMs: 15 * MIN, warningMs: MIN, onWarning: (i) => warned.push(i) } })
     session.start()
     await session.ready()
     await session.login(makeTokens(clock.now()))
@@ -456,7 +457,7 @@ describe('session: idle and absolute lifetime', () => {
 
   it('extend() ends the warning and restarts the idle period; plain activity does not by default', async () => {
     let active = 0
-    session = local(clock, { idle: { timeoutMs: 10 * MIN, warningMs: MIN, onActive: () => active++ } })
+    session = local({ idle: { timeoutMs: 10 * MIN, warningMs: MIN, onActive: () => active++ } })
     session.start()
     await session.ready()
     await session.login(makeTokens(clock.now()))
@@ -473,7 +474,7 @@ describe('session: idle and absolute lifetime', () => {
 
   it('trusted activity counts; synthetic events and refreshes do not', async () => {
     let n = 0
-    session = local(clock, {
+    session = local({
       idle: { timeoutMs: 10 * MIN, warningMs: MIN },
       refresh: async () => ({ accessToken: `AT-idle-${++n}-zzzzzzzzzzzz`, refreshToken: 'RT-idle-zzzzzzzzzzzzz', expiresAt: clock.now() + 2 * MIN }),
     })
@@ -490,7 +491,7 @@ describe('session: idle and absolute lifetime', () => {
   })
 
   it('touch() records activity and postpones the deadline', async () => {
-    session = local(clock, { idle: { timeoutMs: 10 * MIN, warningMs: MIN } })
+    session = local({ idle: { timeoutMs: 10 * MIN, warningMs: MIN } })
     session.start()
     await session.ready()
     await session.login(makeTokens(clock.now()))
@@ -503,7 +504,7 @@ describe('session: idle and absolute lifetime', () => {
 
   it('onIdle returning false keeps the session (the app shows a lock screen)', async () => {
     let idled = 0
-    session = local(clock, { idle: { timeoutMs: 10 * MIN, warningMs: MIN, onIdle: () => (idled++, false) } })
+    session = local({ idle: { timeoutMs: 10 * MIN, warningMs: MIN, onIdle: () => (idled++, false) } })
     session.start()
     await session.ready()
     await session.login(makeTokens(clock.now()))
@@ -513,7 +514,7 @@ describe('session: idle and absolute lifetime', () => {
   })
 
   it('the absolute lifetime ends the session whatever the activity', async () => {
-    session = local(clock, { maxSessionMs: 30 * MIN, idle: { timeoutMs: 10 * MIN } })
+    session = local({ maxSessionMs: 30 * MIN, idle: { timeoutMs: 10 * MIN } })
     session.start()
     await session.ready()
     await session.login(makeTokens(clock.now()))
@@ -526,7 +527,7 @@ describe('session: idle and absolute lifetime', () => {
   })
 
   it('after a sleep past the idle deadline, no token is handed out: sign-out comes first', async () => {
-    session = local(clock, { idle: { timeoutMs: 10 * MIN } })
+    session = local({ idle: { timeoutMs: 10 * MIN } })
     session.start()
     await session.ready()
     await session.login(makeTokens(clock.now()))
@@ -536,7 +537,7 @@ describe('session: idle and absolute lifetime', () => {
   })
 
   it('setting the clock back extends neither the idle nor the absolute timeout', async () => {
-    session = local(clock, { idle: { timeoutMs: 10 * MIN, warningMs: MIN }, maxSessionMs: 30 * MIN })
+    session = local({ idle: { timeoutMs: 10 * MIN, warningMs: MIN }, maxSessionMs: 30 * MIN })
     session.start()
     await session.ready()
     await session.login(makeTokens(clock.now()))
@@ -548,7 +549,7 @@ describe('session: idle and absolute lifetime', () => {
   })
 
   it('reports a wall-clock jump and applies deadlines at once', async () => {
-    session = local(clock, { idle: { timeoutMs: 60 * MIN } })
+    session = local({ idle: { timeoutMs: 60 * MIN } })
     session.start()
     await session.ready()
     await session.login(makeTokens(clock.now()))

@@ -1,10 +1,10 @@
 import '../support/setup'
 import { expect } from 'chai'
 import { openDB } from 'idb'
-import { createSession, createIndexedDBStorage } from '../../src/index'
+import { createIndexedDBStorage } from '../../src/index'
 import { systemClock } from '../../src/clock'
-import type { Session, SessionEventMap } from '../../src/types'
-import { leaks, makeTokens, nextEvent, uniqueName, until } from '../support/util'
+import type { SessionEventMap } from '../../src/types'
+import { leaks, makeTokens, nextEvent, testSessions, uniqueName, until } from '../support/util'
 
 const dbName = (name: string) => `sessionkeeper:${name}`
 
@@ -36,19 +36,12 @@ function rawText(value: unknown): string {
 }
 
 describe('storage: IndexedDB, encrypted at rest', () => {
-  const sessions: Session[] = []
-  const make = (name: string, extra: object = {}) => {
-    const s = createSession({ name, sync: false, ...extra })
-    sessions.push(s)
-    return s
-  }
-  afterEach(async () => {
-    await Promise.all(sessions.splice(0).map((s) => s.destroy()))
-  })
+  const { make, destroyAll } = testSessions({ sync: false }, { start: false })
+  afterEach(destroyAll)
 
   it('stores ciphertext only, under a non-extractable key, and restores it in a new instance', async () => {
     const name = uniqueName()
-    const a = make(name)
+    const a = make({ name })
     const stopA = a.start()
     await a.ready()
     const tokens = makeTokens(Date.now(), { idToken: 'ID-token-iiiiiiiiiiiiiiiiiiii' })
@@ -63,7 +56,7 @@ describe('storage: IndexedDB, encrypted at rest', () => {
     expect(exported).to.equal('InvalidAccessError')
     stopA()
 
-    const b = make(name) // a reload / a new tab
+    const b = make({ name }) // a reload / a new tab
     b.start()
     const restored = nextEvent(b, 'login')
     const snap = await b.ready()
@@ -74,11 +67,11 @@ describe('storage: IndexedDB, encrypted at rest', () => {
 
   it('a lifecycle event during hydration does not turn the restore into a remote login', async () => {
     const name = uniqueName()
-    const a = make(name)
+    const a = make({ name })
     a.start()
     await a.ready()
     await a.login(makeTokens(Date.now()))
-    const b = make(name) // a plain page load: pageshow fires while the session is still loading
+    const b = make({ name }) // a plain page load: pageshow fires while the session is still loading
     const logins: unknown[] = []
     b.on('login', (e) => logins.push(e))
     b.start()
@@ -94,21 +87,21 @@ describe('storage: IndexedDB, encrypted at rest', () => {
 
   it('destroy() right after a logout (an unmount on sign-out) still wipes storage', async () => {
     const name = uniqueName()
-    const s = make(name)
+    const s = make({ name })
     s.start()
     await s.ready()
     await s.login(makeTokens(Date.now()))
     const done = new Promise<void>((resolve) => s.on('logout', () => void s.destroy().then(resolve)))
     void s.logout()
     await done
-    const again = make(name)
+    const again = make({ name })
     again.start()
     expect(await again.ready()).to.deep.equal({ status: 'anonymous', reason: null })
   })
 
   it("persist: 'memory' writes nothing to IndexedDB", async () => {
     const name = uniqueName()
-    const s = make(name, { persist: 'memory' })
+    const s = make({ name, persist: 'memory' })
     s.start()
     await s.ready()
     await s.login(makeTokens(Date.now()))
@@ -118,7 +111,7 @@ describe('storage: IndexedDB, encrypted at rest', () => {
 
   it('logout wipes every record but the key, leaving only a token-free tombstone', async () => {
     const name = uniqueName()
-    const s = make(name)
+    const s = make({ name })
     s.start()
     await s.ready()
     const tokens = makeTokens(Date.now())
@@ -127,7 +120,7 @@ describe('storage: IndexedDB, encrypted at rest', () => {
     const records = await dump(name)
     expect(Object.keys(records).sort()).to.deep.equal(['kv/aes', 'kv/session'])
     expect(leaks(rawText(records), [tokens.accessToken, tokens.refreshToken])).to.equal(false)
-    const again = make(name)
+    const again = make({ name })
     again.start()
     expect(await again.ready()).to.deep.equal({ status: 'anonymous', reason: null })
   })
@@ -135,7 +128,7 @@ describe('storage: IndexedDB, encrypted at rest', () => {
   it('discards corrupt or hostile records: signed-out start, storage_corrupt warning, no throw, no pollution', async () => {
     const name = uniqueName()
     // Let the SDK create its database and key, then tamper with the records.
-    const s0 = make(name)
+    const s0 = make({ name })
     s0.start()
     await s0.ready()
     await s0.login(makeTokens(Date.now()))
@@ -151,7 +144,7 @@ describe('storage: IndexedDB, encrypted at rest', () => {
       const db = await openDB(dbName(name))
       await db.put('kv', record, 'session')
       db.close()
-      const s = make(name)
+      const s = make({ name })
       const warnings: string[] = []
       s.on('warning', (e) => warnings.push(e.error.code))
       s.start()
@@ -167,7 +160,7 @@ describe('storage: IndexedDB, encrypted at rest', () => {
     const db = await openDB(dbName(name), 7, { upgrade: (d) => void d.createObjectStore('future') })
     await db.put('future', { keep: 'me' }, 'x')
     db.close()
-    const s = make(name)
+    const s = make({ name })
     const degraded = nextEvent(s, 'storage-degraded')
     s.start()
     await s.ready()
@@ -186,7 +179,7 @@ describe('storage: IndexedDB, encrypted at rest', () => {
       throw new DOMException('denied', 'SecurityError')
     }
     try {
-      const s = make(uniqueName())
+      const s = make()
       const degraded: SessionEventMap['storage-degraded'][] = []
       s.on('storage-degraded', (e) => degraded.push(e))
       s.start()
@@ -204,7 +197,7 @@ describe('storage: IndexedDB, encrypted at rest', () => {
 
   it('a failed write keeps the tokens in memory and is retried once on a fresh connection', async () => {
     const name = uniqueName()
-    const s = make(name)
+    const s = make({ name })
     s.start()
     await s.ready()
     const realPut = IDBObjectStore.prototype.put
@@ -223,14 +216,14 @@ describe('storage: IndexedDB, encrypted at rest', () => {
     } finally {
       IDBObjectStore.prototype.put = realPut
     }
-    const other = make(name)
+    const other = make({ name })
     other.start()
     expect((await other.ready()).status).to.equal('authenticated')
   })
 
   it('closes its connection on versionchange so another tab can upgrade', async () => {
     const name = uniqueName()
-    const s = make(name)
+    const s = make({ name })
     s.start()
     await s.ready()
     await s.login(makeTokens(Date.now()))
@@ -248,7 +241,7 @@ describe('storage: IndexedDB, encrypted at rest', () => {
 
   it('signs out with reason storage-cleared when the database is deleted elsewhere', async () => {
     const name = uniqueName()
-    const s = make(name)
+    const s = make({ name })
     s.start()
     await s.ready()
     await s.login(makeTokens(Date.now()))

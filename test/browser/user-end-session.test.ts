@@ -1,9 +1,9 @@
 import '../support/setup'
 import { expect } from 'chai'
-import { createSession } from '../../src/index'
+import { createMemoryStorage } from '../../src/index'
 import type { EndedSession, Session, SessionOptions, SyncChannel, SyncMessage, TokenSet } from '../../src/types'
 import { createManualClock, type ManualClock } from '../support/manual-clock'
-import { makeTokens, nextEvent, uniqueName, until } from '../support/util'
+import { makeTokens, nextEvent, settled, TAB_LOCAL, testSessions, uniqueName, until } from '../support/util'
 
 const b64u = (text: string) => btoa(String.fromCharCode(...new TextEncoder().encode(text))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
 const jwt = (claims: Record<string, unknown>) => `${b64u('{"alg":"RS256"}')}.${b64u(JSON.stringify(claims))}.c2ln`
@@ -17,15 +17,13 @@ function recordingChannel(): SyncChannel & { posted: SyncMessage[] } {
 describe('session: the user in the snapshot', () => {
   let clock: ManualClock
   let session: Session
+  const { make, destroyAll } = testSessions(() => ({ clock, ...TAB_LOCAL }))
   beforeEach(() => {
     clock = createManualClock()
   })
-  afterEach(async () => {
-    await session?.destroy()
-  })
+  afterEach(destroyAll)
   const start = async (options: Partial<SessionOptions> = {}) => {
-    session = createSession({ name: uniqueName(), clock, persist: 'memory', sync: false, ...options })
-    session.start()
+    session = make(options)
     await session.ready()
   }
   const authed = () => {
@@ -84,12 +82,11 @@ describe('session: the user in the snapshot', () => {
 describe('session: endSession (RP-initiated logout) after the local sign-out', () => {
   let clock: ManualClock
   let session: Session
+  const { make, destroyAll } = testSessions({}, { start: false })
   beforeEach(() => {
     clock = createManualClock()
   })
-  afterEach(async () => {
-    await session?.destroy()
-  })
+  afterEach(destroyAll)
 
   /** A session whose revoke waits for the test, and whose endSession records the state it saw. */
   async function setup(revokeMode: 'pending' | 'ok' | 'none' = 'pending') {
@@ -97,9 +94,8 @@ describe('session: endSession (RP-initiated logout) after the local sign-out', (
     const order: string[] = []
     let finishRevoke = () => {}
     const seen: { ended: EndedSession; status: string; posted: string[]; stored: unknown }[] = []
-    const storage = (await import('../../src/index')).createMemoryStorage()
-    session = createSession({
-      name: uniqueName(),
+    const storage = createMemoryStorage()
+    session = make({
       clock,
       storage,
       sync: channel,
@@ -136,7 +132,7 @@ describe('session: endSession (RP-initiated logout) after the local sign-out', (
     expect(t.channel.posted.map((m) => m.type)).to.include('logout')
     expect(t.order).to.deep.equal(['logout-event', 'revoke:start'])
     t.finishRevoke()
-    await clock.advance(0)
+    await settled()
     expect(t.order).to.deep.equal(['logout-event', 'revoke:start', 'revoke:done', 'endSession'])
     expect(t.seen).to.have.length(1)
     const [call] = t.seen
@@ -163,7 +159,7 @@ describe('session: endSession (RP-initiated logout) after the local sign-out', (
     const t = await setup('none')
     await session.login(makeTokens(clock.now()))
     await session.logout()
-    await clock.advance(0)
+    await settled()
     expect(t.order).to.deep.equal(['logout-event', 'endSession'])
   })
 
@@ -181,8 +177,7 @@ describe('session: endSession (RP-initiated logout) after the local sign-out', (
   it('is called in the tab that logged out only, not in the tabs that follow it', async () => {
     const name = uniqueName()
     const calls: string[] = []
-    const tab = (id: string) =>
-      createSession({ name, endSession: () => void calls.push(id) })
+    const tab = (id: string) => make({ name, endSession: () => void calls.push(id) })
     session = tab('a')
     const other = tab('b')
     try {
@@ -202,8 +197,7 @@ describe('session: endSession (RP-initiated logout) after the local sign-out', (
 
   it('reports a failing endSession as a warning (the local sign-out stands)', async () => {
     const channel = recordingChannel()
-    session = createSession({
-      name: uniqueName(),
+    session = make({
       clock,
       persist: 'memory',
       sync: channel,
@@ -214,7 +208,7 @@ describe('session: endSession (RP-initiated logout) after the local sign-out', (
     await session.login(makeTokens(clock.now()))
     const warning = nextEvent(session, 'warning')
     await session.logout()
-    await clock.advance(0)
+    await settled()
     const { error } = await warning
     expect(error.code).to.equal('configuration')
     expect(session.getSnapshot().status).to.equal('anonymous')

@@ -13,6 +13,7 @@ import { startDemo, PAGES } from '../../demo/server.mjs';
 import { launchChromium, waitFor, safeJson } from './support/browser.mjs';
 import { channelRecorderScript, recordPage, leakCheck } from './support/leak-check.mjs';
 import { repoRoot } from './support/static-server.mjs';
+import { signInAtProvider } from './support/provider-login.mjs';
 
 const SHOTS = join(repoRoot, 'test-results', 'screenshots');
 const DIST = ['index.js', 'oauth.js', 'react.js', 'vue.js', 'sessionkeeper.iife.min.js'];
@@ -55,10 +56,7 @@ test('demo: sign in, second tab, refresh, idle warning, stay signed in, log out 
   const plain = await open('plain');
   await waitFor(async () => (await status(plain)) === 'anonymous', { message: 'plain page signed out' });
   await Promise.all([plain.waitForURL((url) => url.href.startsWith(demo.issuer), { timeout: 10_000 }), plain.getByTestId('signin').click()]);
-  await plain.locator('input[name="login"]').fill('alice', { timeout: 10_000 });
-  await plain.locator('input[name="password"]').fill('any password');
-  await Promise.all([plain.waitForURL(/\/interaction\//, { timeout: 10_000 }), plain.locator('button[type="submit"]').click()]);
-  await Promise.all([plain.waitForURL((url) => url.href.startsWith(demo.urls.plain), { timeout: 10_000 }), plain.locator('button[type="submit"]').click()]);
+  await signInAtProvider(plain, { login: 'alice', returnTo: (url) => url.href.startsWith(demo.urls.plain) });
   await waitFor(async () => (await status(plain)) === 'authenticated', { timeout: 10_000, message: `plain page signed in (log: ${await logOf(plain).catch(() => '')})` });
   assert.equal(await text(plain, 'user'), 'alice');
   assert.equal(new URL(plain.url()).search, QUERY, 'the code is gone from the address bar and the demo settings are back');
@@ -120,10 +118,7 @@ test('demo: sign in, second tab, refresh, idle warning, stay signed in, log out 
   await Promise.all([plain.waitForURL((url) => url.href.startsWith(demo.issuer), { timeout: 10_000 }), plain.getByTestId('signin').click()]);
   await plain.locator('input[name="password"]').waitFor({ state: 'visible', timeout: 10_000 });
   await plain.screenshot({ path: join(SHOTS, 'demo-second-sign-in-asks-for-password.png') });
-  await plain.locator('input[name="login"]').fill('bob');
-  await plain.locator('input[name="password"]').fill('another password');
-  await Promise.all([plain.waitForURL(/\/interaction\//, { timeout: 10_000 }), plain.locator('button[type="submit"]').click()]);
-  await Promise.all([plain.waitForURL((url) => url.href.startsWith(demo.urls.plain), { timeout: 10_000 }), plain.locator('button[type="submit"]').click()]);
+  await signInAtProvider(plain, { login: 'bob', password: 'another password', returnTo: (url) => url.href.startsWith(demo.urls.plain) });
   await waitAll('every tab signed in as bob', async (p) => (await status(p)) === 'authenticated' && (await text(p, 'user')) === 'bob', 10_000);
 
   // No page errors and no console errors on the demo's origin; no token anywhere it should not be.
@@ -193,10 +188,7 @@ test('README quick starts (vanilla ESM, plain page) sign in and out as written',
     await page.goto(url);
     await waitFor(async () => (await statusText()) === 'anonymous', { message: `${dir}: signed out at first (${safeJson(sink)})` });
     await Promise.all([page.waitForURL((u) => u.href.startsWith(demo.issuer), { timeout: 10_000 }), page.locator('#sign-in').click()]);
-    await page.locator('input[name="login"]').fill('dora', { timeout: 10_000 });
-    await page.locator('input[name="password"]').fill('any password');
-    await Promise.all([page.waitForURL(/\/interaction\//, { timeout: 10_000 }), page.locator('button[type="submit"]').click()]);
-    await Promise.all([page.waitForURL((u) => u.href.startsWith(url), { timeout: 10_000 }), page.locator('button[type="submit"]').click()]);
+    await signInAtProvider(page, { login: 'dora', returnTo: (u) => u.href.startsWith(url) });
     await waitFor(async () => (await statusText()) === 'authenticated', { timeout: 10_000, message: `${dir}: signed in (${safeJson(sink)})` });
     if (dir === 'readme-esm') {
       // The snippet's session.fetch() to the API ran with the fresh token after the callback.

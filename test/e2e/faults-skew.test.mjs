@@ -9,23 +9,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHarness, requireBundle, safeJson, waitFor, delay } from './support/harness.mjs';
+import { signInThroughUi } from './support/provider-login.mjs';
 
 requireBundle(); // fails the run (never skips) when dist/ was not built
 
 const MIN = 60_000;
 const TTL = 20; // s, access-token lifetime at the AS
 const LIFETIMES = 3;
-
-async function signInThroughUi(h, page, params) {
-  await page.goto(h.appUrl(params, '/signin.html'));
-  await h.ready(page);
-  await Promise.all([page.waitForURL((url) => url.href.startsWith(h.as.issuer), { timeout: 10_000 }), page.evaluate(() => window.api.begin())]);
-  await page.locator('input[name="login"]').fill('dana', { timeout: 10_000 });
-  await page.locator('input[name="password"]').fill('any password');
-  await Promise.all([page.waitForURL(/\/interaction\//, { timeout: 10_000 }), page.locator('button[type="submit"]').click()]);
-  await Promise.all([page.waitForURL(`${h.app.origin}/cb`, { timeout: 10_000 }), page.locator('button[type="submit"]').click()]);
-  return page.waitForFunction(() => window.callbackResult, null, { timeout: 10_000 }).then((r) => r.jsonValue());
-}
 
 const snapshot = (page) =>
   page.evaluate(() => {
@@ -44,7 +34,7 @@ for (const [label, skew] of [['F26: client clock +10 min', 10 * MIN], ['F27: cli
     const pageErrors = [];
     page.on('pageerror', (e) => pageErrors.push(String(e)));
 
-    const result = await signInThroughUi(h, page, { issuer: h.as.issuer, name: `skew${skew > 0 ? 'ahead' : 'behind'}` });
+    const result = await signInThroughUi(h, page, { issuer: h.as.issuer, name: `skew${skew > 0 ? 'ahead' : 'behind'}` }, { login: 'dana' });
     assert.deepEqual(result, { ok: true, tokenType: 'Bearer', hasRefreshToken: true, hasIdToken: true }, safeJson(result));
     assert.equal(h.events.grantSuccess.authorization_code, 1);
     let s = await snapshot(page);

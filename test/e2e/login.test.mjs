@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHarness, requireBundle, waitFor, safeJson } from './support/harness.mjs';
+import { signInAtProvider } from './support/provider-login.mjs';
 
 requireBundle(); // fails the run (never skips) when dist/ was not built
 
@@ -21,10 +22,7 @@ test('sign-in through the AS login page (authorization code + PKCE) reaches ever
     tab.evaluate((issuer) => window.harness.beginSignIn({ issuer }), h.as.issuer),
   ]);
   // Login form, then the consent form.
-  await tab.locator('input[name="login"]').fill('carol', { timeout: 10_000 });
-  await tab.locator('input[name="password"]').fill('any password');
-  await Promise.all([tab.waitForURL(/\/interaction\//, { timeout: 10_000 }), tab.locator('button[type="submit"]').click()]);
-  await Promise.all([tab.waitForURL(`${h.app.origin}/cb`, { timeout: 10_000 }), tab.locator('button[type="submit"]').click()]);
+  await signInAtProvider(tab, { login: 'carol', returnTo: `${h.app.origin}/cb` });
   const result = await tab.waitForFunction(() => window.callbackResult, null, { timeout: 10_000 }).then((r) => r.jsonValue());
   assert.deepEqual(result, { ok: true, hasRefreshToken: true, hasIdToken: true, tokenType: 'Bearer' }, `callback: ${safeJson(result)}`);
   assert.equal(new URL(tab.url()).search, '', 'no code left in the URL');

@@ -5,17 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHarness, safeJson, waitFor } from './support/harness.mjs';
-
-async function signInThroughUi(h, page, params) {
-  await page.goto(h.appUrl(params, '/signin.html'));
-  await h.ready(page);
-  await Promise.all([page.waitForURL((url) => url.href.startsWith(h.as.issuer), { timeout: 10_000 }), page.evaluate(() => window.api.begin())]);
-  await page.locator('input[name="login"]').fill('dana', { timeout: 10_000 });
-  await page.locator('input[name="password"]').fill('any password');
-  await Promise.all([page.waitForURL(/\/interaction\//, { timeout: 10_000 }), page.locator('button[type="submit"]').click()]);
-  await Promise.all([page.waitForURL(`${h.app.origin}/cb`, { timeout: 10_000 }), page.locator('button[type="submit"]').click()]);
-  return page.waitForFunction(() => window.callbackResult, null, { timeout: 10_000 }).then((r) => r.jsonValue());
-}
+import { signInThroughUi } from './support/provider-login.mjs';
 
 for (const dpop of [false, true]) {
   test(`createSignIn${dpop ? ' with DPoP (AS requires nonces)' : ''}: sign in, refresh, call the resource server`, { timeout: 60_000 }, async (t) => {
@@ -30,7 +20,7 @@ for (const dpop of [false, true]) {
     page.on('request', (r) => {
       if (r.url() === `${h.as.issuer}/token` && r.method() === 'POST') tokenRequests.push({ dpop: r.headers()['dpop'] });
     });
-    const result = await signInThroughUi(h, page, { issuer: h.as.issuer, name: `signin-${dpop}`, dpop: dpop ? 1 : 0 });
+    const result = await signInThroughUi(h, page, { issuer: h.as.issuer, name: `signin-${dpop}`, dpop: dpop ? 1 : 0 }, { login: 'dana' });
     assert.deepEqual(result, { ok: true, tokenType: dpop ? 'DPoP' : 'Bearer', hasRefreshToken: true, hasIdToken: true }, safeJson(result));
     assert.equal(new URL(page.url()).search, '', 'no code or state left in the URL');
     assert.equal(h.events.grantSuccess.authorization_code, 1);

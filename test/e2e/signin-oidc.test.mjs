@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHarness, requireBundle, safeJson } from './support/harness.mjs';
+import { signInThroughUi } from './support/provider-login.mjs';
 
 requireBundle();
 
@@ -23,14 +24,7 @@ test('user, refreshed ID token, UserInfo, prompt=none, RP-initiated logout, pass
   });
 
   // 1. Interactive sign-in: the snapshot carries the user (frozen claims, no token).
-  await page.goto(h.appUrl({ issuer: h.as.issuer, name: 'oidc' }, '/signin.html'));
-  await h.ready(page);
-  await Promise.all([page.waitForURL((url) => url.href.startsWith(h.as.issuer), { timeout: 10_000 }), page.evaluate(() => window.api.begin())]);
-  await page.locator('input[name="login"]').fill('erin', { timeout: 10_000 });
-  await page.locator('input[name="password"]').fill('any password');
-  await Promise.all([page.waitForURL(/\/interaction\//, { timeout: 10_000 }), page.locator('button[type="submit"]').click()]);
-  await Promise.all([page.waitForURL(`${h.app.origin}/cb`, { timeout: 10_000 }), page.locator('button[type="submit"]').click()]);
-  assert.equal((await callbackResult(page)).ok, true);
+  assert.equal((await signInThroughUi(h, page, { issuer: h.as.issuer, name: 'oidc' }, { login: 'erin' })).ok, true);
   const user = await page.evaluate(() => window.api.user());
   assert.equal(user.sub, 'erin');
   assert.equal(user.iss, h.as.issuer);

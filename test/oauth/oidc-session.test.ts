@@ -3,10 +3,9 @@
 import '../support/setup'
 import { expect } from 'chai'
 import { createSignIn, refreshTokenGrant, type SignInOptions, type TransactionStorage } from '../../src/oauth/index'
-import { createSession } from '../../src/index'
 import type { Session, TokenSet } from '../../src/types'
 import { expectError, idClaims, json, jwt, stubFetch, token, type Reply } from './helpers'
-import { uniqueName } from '../support/util'
+import { TAB_LOCAL, testSessions } from '../support/util'
 
 const ISSUER = 'https://id.example.com'
 const REDIRECT = 'https://app.example.com/callback'
@@ -132,6 +131,8 @@ describe('oauth: prompt=none', () => {
 
 describe('oauth: ID tokens in refresh responses (OpenID Connect Core §12.2)', () => {
   let current: TokenSet
+  const { make, destroyAll } = testSessions(TAB_LOCAL)
+  afterEach(destroyAll)
   beforeEach(() => {
     current = { accessToken: token('at'), refreshToken: token('rt'), idToken: jwt(idClaims({ iat: Math.floor(Date.now() / 1000) - 60, nonce: 'n-1', azp: 'spa' })), expiresAt: 1 }
   })
@@ -186,35 +187,30 @@ describe('oauth: ID tokens in refresh responses (OpenID Connect Core §12.2)', (
   })
 
   it('in a session: a mismatch is a refresh-error and the user (and tokens) stay', async () => {
-    const name = uniqueName()
     const fetch = stubFetch(json({ access_token: token('at3'), token_type: 'Bearer', expires_in: 60, id_token: jwt(idClaims({ sub: 'mallory' })) }))
-    const session = createSession({ name, persist: 'memory', sync: false, refresh: refreshTokenGrant({ tokenEndpoint: `${ISSUER}/token`, clientId: 'spa', fetch }) })
-    try {
-      session.start()
-      await session.ready()
-      const signedIn = { ...current, idToken: jwt(idClaims()), expiresAt: Date.now() + 600_000 }
-      await session.login(signedIn)
-      const before = session.getSnapshot()
-      expect(before.user?.sub).to.equal('user-1')
-      const failed = new Promise<string>((resolve) => session.on('refresh-error', ({ error }) => resolve(error.code)))
-      await expectError(session.refresh(), 'invalid_id_token', false)
-      expect(await failed).to.equal('invalid_id_token')
-      const after = session.getSnapshot()
-      if (after.status !== 'authenticated') throw new Error('signed out')
-      expect(after.user).to.equal(before.user)
-      expect(after.tokens.accessToken).to.equal(signedIn.accessToken)
-    } finally {
-      await session.destroy()
-    }
+    const session = make({ refresh: refreshTokenGrant({ tokenEndpoint: `${ISSUER}/token`, clientId: 'spa', fetch }) })
+    await session.ready()
+    const signedIn = { ...current, idToken: jwt(idClaims()), expiresAt: Date.now() + 600_000 }
+    await session.login(signedIn)
+    const before = session.getSnapshot()
+    expect(before.user?.sub).to.equal('user-1')
+    const failed = new Promise<string>((resolve) => session.on('refresh-error', ({ error }) => resolve(error.code)))
+    await expectError(session.refresh(), 'invalid_id_token', false)
+    expect(await failed).to.equal('invalid_id_token')
+    const after = session.getSnapshot()
+    if (after.status !== 'authenticated') throw new Error('signed out')
+    expect(after.user).to.equal(before.user)
+    expect(after.tokens.accessToken).to.equal(signedIn.accessToken)
   })
 })
 
 describe('oauth: getUserInfo', () => {
   let session: Session
   const realFetch = globalThis.fetch
+  const { make, destroyAll } = testSessions(TAB_LOCAL)
   afterEach(async () => {
     globalThis.fetch = realFetch
-    await session?.destroy()
+    await destroyAll()
   })
   /** A signed-in session whose session.fetch goes to `replies` (session.fetch uses the global fetch). */
   async function signedIn(replies: Reply[], idToken: string | null = jwt(idClaims()), allowed = [ISSUER]) {
@@ -224,8 +220,7 @@ describe('oauth: getUserInfo', () => {
       calls.push(new Request(input, init))
       return stub(input, init)
     }) as typeof fetch
-    session = createSession({ name: uniqueName(), persist: 'memory', sync: false, fetch: { allowedOrigins: allowed } })
-    session.start()
+    session = make({ fetch: { allowedOrigins: allowed } })
     await session.ready()
     const accessToken = token('at')
     await session.login({ accessToken, expiresAt: Date.now() + 60_000, ...(idToken && { idToken }) })

@@ -1,36 +1,8 @@
-// Shared by the React and Vue binding suites.
-import { createSession } from '../../src/index'
-import type { Clock, Session, SessionOptions, SessionSnapshot, TokenSet } from '../../src/types'
-
-let seq = 0
-/** A name no other test (or earlier run) uses, so sessions of different tests never see each other. */
-export function uniqueName(prefix: string): string {
-  return `${prefix}-${Date.now().toString(36)}-${++seq}-${Math.random().toString(36).slice(2, 8)}`
-}
-
-/** A single-tab session: memory persistence, no cross-tab sync. */
-export function memorySession(prefix: string, options: SessionOptions = {}): Session {
-  return createSession({ name: uniqueName(prefix), persist: 'memory', sync: false, ...options })
-}
+// Shared by the React and Vue binding suites (sessions, names and until() come from test/support/util).
+import type { Clock, Session, TokenSet } from '../../src/types'
 
 export function tokens(clock: Pick<Clock, 'now'> = { now: () => Date.now() }, accessToken = 'access-token-1'): TokenSet {
   return { accessToken, expiresAt: clock.now() + 3_600_000 }
-}
-
-/** Resolves when `session`'s snapshot satisfies `predicate` (checked now and after every change). */
-export function until(session: Session, predicate: (s: SessionSnapshot) => boolean): Promise<SessionSnapshot> {
-  return new Promise((resolve) => {
-    const check = () => {
-      const s = session.getSnapshot()
-      if (!predicate(s)) return false
-      off?.()
-      resolve(s)
-      return true
-    }
-    let off: (() => void) | undefined
-    if (check()) return
-    off = session.subscribe(check)
-  })
 }
 
 /** `session` with `subscribe` wrapped to count live listeners. */

@@ -6,11 +6,11 @@ import { version as domVersion } from 'react-dom'
 import { createRoot, hydrateRoot, type Root } from 'react-dom/client'
 import { renderToString } from 'react-dom/server'
 import { SessionProvider, useAccessToken, useIdleWarning, useSession, useSessionClient } from '../../src/react/index'
-import { createSession } from '../../src/index'
 import type { Session, SessionSnapshot } from '../../src/types'
 import { createManualClock } from '../support/manual-clock'
 import { createFakeSession } from './fake-session'
-import { countingClock, countingStart, countingSubscribe, memorySession, tokens, uniqueName, until } from './helpers'
+import { countingClock, countingStart, countingSubscribe, tokens } from './helpers'
+import { TAB_LOCAL, testSessions, uniqueName, until } from '../support/util'
 
 // React's act() warns unless the environment says it is a test.
 ;(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true
@@ -44,10 +44,7 @@ function Status(): ReactNode {
 }
 
 const cleanups: (() => Promise<void> | void)[] = []
-function track<S extends Session>(session: S): S {
-  cleanups.push(() => session.destroy())
-  return session
-}
+const { make, destroyAll } = testSessions({}, { start: false })
 
 describe(`sessionkeeper/react (React ${version})`, () => {
   before(async () => {
@@ -58,6 +55,7 @@ describe(`sessionkeeper/react (React ${version})`, () => {
   // Inner hooks run before setup.ts's root afterEach, so the leak check sees the cleaned-up state.
   afterEach(async () => {
     for (const fn of cleanups.splice(0).reverse()) await fn()
+    await destroyAll() // after the unmounts and stops above
   })
 
   it('runs against one React instance of the requested major', () => {
@@ -67,7 +65,7 @@ describe(`sessionkeeper/react (React ${version})`, () => {
 
   describe('useSession', () => {
     it('renders loading, anonymous and authenticated, and follows logout', async () => {
-      const session = track(memorySession('react-status'))
+      const session = make(TAB_LOCAL, { prefix: 'react-status' })
       // Before the provider starts it, the session is loading.
       expect(session.getSnapshot().status).to.equal('loading')
       expect(renderToString(<SessionProvider session={session}><Status /></SessionProvider>)).to.contain('loading')
@@ -85,8 +83,8 @@ describe(`sessionkeeper/react (React ${version})`, () => {
     it('updates when another tab signs in and out', async () => {
       // Two sessions with one name and default persistence/sync behave like two tabs of one origin.
       const name = uniqueName('react-tabs')
-      const tabA = track(createSession({ name }))
-      const tabB = track(createSession({ name }))
+      const tabA = make({ name })
+      const tabB = make({ name })
       const stopB = tabB.start()
       cleanups.push(stopB)
       const app = await mount(<SessionProvider session={tabA}><Status /></SessionProvider>)
@@ -112,7 +110,7 @@ describe(`sessionkeeper/react (React ${version})`, () => {
     })
 
     it('returns the subscription to zero listeners after unmount', async () => {
-      const session = countingSubscribe(track(memorySession('react-listeners')))
+      const session = countingSubscribe(make(TAB_LOCAL, { prefix: 'react-listeners' }))
       function Many(): ReactNode {
         useSession()
         useSession((s) => s.status)
@@ -189,7 +187,7 @@ describe(`sessionkeeper/react (React ${version})`, () => {
 
   describe('SessionProvider', () => {
     it('starts the session once under StrictMode and stops it on unmount', async () => {
-      const session = countingStart(track(memorySession('react-strict')))
+      const session = countingStart(make(TAB_LOCAL, { prefix: 'react-strict' }))
       const app = await mount(
         <StrictMode>
           <SessionProvider session={session}><Status /></SessionProvider>
@@ -203,7 +201,7 @@ describe(`sessionkeeper/react (React ${version})`, () => {
     })
 
     it('hydrates server-rendered loading markup without a mismatch', async () => {
-      const session = track(memorySession('react-hydrate'))
+      const session = make(TAB_LOCAL, { prefix: 'react-hydrate' })
       await session.login(tokens(undefined, 'hydrated'))
       const ui = <SessionProvider session={session}><Status /></SessionProvider>
       const el = document.createElement('div')
@@ -225,7 +223,7 @@ describe(`sessionkeeper/react (React ${version})`, () => {
 
   describe('useAccessToken / useSessionClient', () => {
     it('gives a stable token getter and the session', async () => {
-      const session = track(memorySession('react-token'))
+      const session = make(TAB_LOCAL, { prefix: 'react-token' })
       const getters: (() => Promise<string | null>)[] = []
       let client: Session | undefined
       function Probe(): ReactNode {
@@ -248,7 +246,7 @@ describe(`sessionkeeper/react (React ${version})`, () => {
     it('counts down once a second only while the warning shows, and extend() ends it', async () => {
       const manual = createManualClock()
       const clock = countingClock(manual)
-      const session = track(memorySession('react-idle', { clock: manual, idle: { timeoutMs: 60_000, warningMs: 10_000 } }))
+      const session = make({ ...TAB_LOCAL, clock: manual, idle: { timeoutMs: 60_000, warningMs: 10_000 } }, { prefix: 'react-idle' })
       let renders = 0
       let latest: ReturnType<typeof useIdleWarning> | undefined
       function Dialog(): ReactNode {
@@ -294,7 +292,7 @@ describe(`sessionkeeper/react (React ${version})`, () => {
     it('signs out at logoutAt and clears its timer on unmount', async () => {
       const manual = createManualClock()
       const clock = countingClock(manual)
-      const session = track(memorySession('react-idle-out', { clock: manual, idle: { timeoutMs: 30_000, warningMs: 5_000 } }))
+      const session = make({ ...TAB_LOCAL, clock: manual, idle: { timeoutMs: 30_000, warningMs: 5_000 } }, { prefix: 'react-idle-out' })
       function Dialog(): ReactNode {
         const { warning, remainingMs } = useIdleWarning()
         const status = useSession((s) => s.status)

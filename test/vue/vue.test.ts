@@ -1,12 +1,12 @@
 import '../support/setup'
 import { expect } from 'chai'
 import { createApp, defineComponent, effectScope, h, nextTick, version, type App, type Component } from 'vue'
-import { createSession } from '../../src/index'
 import type { Session } from '../../src/index'
 import { createSessionPlugin, useIdleWarning, useSession, useSessionClient, type IdleWarning } from '../../src/vue/index'
 import { createManualClock } from '../support/manual-clock'
 import { createFakeSession } from '../react/fake-session'
-import { countingClock, countingStart, countingSubscribe, memorySession, tokens, uniqueName, until } from '../react/helpers'
+import { countingClock, countingStart, countingSubscribe, tokens } from '../react/helpers'
+import { TAB_LOCAL, testSessions, uniqueName, until } from '../support/util'
 
 const Status = defineComponent({
   setup() {
@@ -45,10 +45,7 @@ function mount(root: Component, session: Session, options?: Parameters<typeof cr
 }
 
 const cleanups: (() => Promise<void> | void)[] = []
-function track<S extends Session>(session: S): S {
-  cleanups.push(() => session.destroy())
-  return session
-}
+const { make, destroyAll } = testSessions({}, { start: false })
 
 describe(`sessionkeeper/vue (Vue ${version})`, () => {
   before(() => {
@@ -60,11 +57,12 @@ describe(`sessionkeeper/vue (Vue ${version})`, () => {
   })
   afterEach(async () => {
     for (const fn of cleanups.splice(0).reverse()) await fn()
+    await destroyAll() // after the unmounts and stops above
   })
 
   describe('useSession', () => {
     it('renders loading, anonymous and authenticated, and follows logout', async () => {
-      const session = track(memorySession('vue-status'))
+      const session = make(TAB_LOCAL, { prefix: 'vue-status' })
       const view = mount(Status, session)
       expect(view.el.textContent).to.equal('loading')
       await until(session, (s) => s.status !== 'loading')
@@ -80,8 +78,8 @@ describe(`sessionkeeper/vue (Vue ${version})`, () => {
 
     it('updates when another tab signs in and out', async () => {
       const name = uniqueName('vue-tabs')
-      const tabA = track(createSession({ name }))
-      const tabB = track(createSession({ name }))
+      const tabA = make({ name })
+      const tabB = make({ name })
       cleanups.push(tabB.start())
       const view = mount(Status, tabA)
       await until(tabA, (s) => s.status === 'anonymous')
@@ -99,7 +97,7 @@ describe(`sessionkeeper/vue (Vue ${version})`, () => {
     })
 
     it('unsubscribes every listener when the app unmounts', async () => {
-      const session = countingSubscribe(track(memorySession('vue-listeners')))
+      const session = countingSubscribe(make(TAB_LOCAL, { prefix: 'vue-listeners' }))
       const Many = defineComponent({
         setup() {
           useSession()
@@ -147,7 +145,7 @@ describe(`sessionkeeper/vue (Vue ${version})`, () => {
 
   describe('createSessionPlugin', () => {
     it('starts the session on mount (once per app) and stops it on unmount', async () => {
-      const session = countingStart(track(memorySession('vue-start')))
+      const session = countingStart(make(TAB_LOCAL, { prefix: 'vue-start' }))
       const app = createApp(Status).use(createSessionPlugin(session))
       expect(session.running()).to.equal(0) // installing does not start: only mounting does
       const el = document.createElement('div')
@@ -165,7 +163,7 @@ describe(`sessionkeeper/vue (Vue ${version})`, () => {
     })
 
     it('stops on unmount on Vue < 3.5 too (no app.onUnmount: unmount is wrapped)', async () => {
-      const session = countingStart(track(memorySession('vue-34')))
+      const session = countingStart(make(TAB_LOCAL, { prefix: 'vue-34' }))
       const app = createApp(Status)
       ;(app as { onUnmount?: unknown }).onUnmount = undefined // what a Vue 3.3/3.4 app looks like
       app.use(createSessionPlugin(session))
@@ -197,7 +195,7 @@ describe(`sessionkeeper/vue (Vue ${version})`, () => {
     it('counts down once a second only while the warning shows, and extend() ends it', async () => {
       const manual = createManualClock()
       const clock = countingClock(manual)
-      const session = track(memorySession('vue-idle', { clock: manual, idle: { timeoutMs: 60_000, warningMs: 10_000 } }))
+      const session = make({ ...TAB_LOCAL, clock: manual, idle: { timeoutMs: 60_000, warningMs: 10_000 } }, { prefix: 'vue-idle' })
       let renders = 0
       let latest: IdleWarning | undefined
       const Dialog = defineComponent({
@@ -248,7 +246,7 @@ describe(`sessionkeeper/vue (Vue ${version})`, () => {
     it('clears its timer when the app unmounts during a warning', async () => {
       const manual = createManualClock()
       const clock = countingClock(manual)
-      const session = track(memorySession('vue-idle-out', { clock: manual, idle: { timeoutMs: 30_000, warningMs: 5_000 } }))
+      const session = make({ ...TAB_LOCAL, clock: manual, idle: { timeoutMs: 30_000, warningMs: 5_000 } }, { prefix: 'vue-idle-out' })
       const Dialog = defineComponent({
         setup() {
           const { warning, remainingMs } = useIdleWarning()
