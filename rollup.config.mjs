@@ -20,6 +20,8 @@ export const entries = {
   oauth: 'src/oauth/index.ts',
   react: 'src/react/index.ts',
   vue: 'src/vue/index.ts',
+  // Test-only manual clock; ESM only (the CDN IIFE below is built from src/cdn.ts and leaves it out).
+  testing: 'src/testing.ts',
 };
 
 const FALLBACK = 'sessionkeeper.bc-fallback.min.js';

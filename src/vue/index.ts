@@ -45,6 +45,7 @@ const systemClock: Bound['clock'] = {
  * @example
  * ```ts
  * // In a test, the countdown of useIdleWarning reads the same manual clock as the session.
+ * import { createManualClock } from 'sessionkeeper/testing'
  * const clock = createManualClock()
  * const session = createSession({ name: 'test', persist: 'memory', sync: false, clock, idle: { timeoutMs: 60_000 } })
  * createApp(IdleDialog).use(createSessionPlugin(session, { clock })).mount(el)

@@ -54,6 +54,7 @@ export const entries = [
   { name: 'sessionkeeper/oauth', file: 'dist/oauth.js' },
   { name: 'sessionkeeper/react', file: 'dist/react.js', external: ['react', 'react-dom', 'react/jsx-runtime'] },
   { name: 'sessionkeeper/vue', file: 'dist/vue.js', external: ['vue'] },
+  { name: 'sessionkeeper/testing', file: 'dist/testing.js' },
   { name: 'CDN IIFE (core + oauth)', file: 'dist/sessionkeeper.iife.min.js' },
 ];
 

@@ -106,3 +106,20 @@ export function ReactUser(): string | undefined {
   return u?.name
 }
 export const vueUser: UserClaims | undefined = useVueSession((s) => s.user).value
+
+// sessionkeeper/testing: the manual clock is a Clock for createSession and the bindings' countdown.
+import { createManualClock, settled, type ManualClock } from '../../src/testing'
+const manual: ManualClock = createManualClock({ now: Date.UTC(2026, 0, 1) })
+createSession({ clock: manual, persist: 'memory', sync: false, idle: { timeoutMs: 60_000, warningMs: 10_000 } })
+const moved: Promise<void> = manual.advance(1_000).then(() => manual.sleep(0)).then(settled).then(() => manual.settled())
+void moved
+const cancel: () => void = manual.setTimeout(() => {}, 10)
+cancel()
+const at: number = manual.monotonic() // always present on the manual clock
+void at
+// @ts-expect-error the start is an option, not a positional number
+createManualClock(0)
+// @ts-expect-error the recorded delays are read-only
+manual.delays.push(1)
+// @ts-expect-error advance takes ms as a number
+void manual.advance('1m')
