@@ -73,22 +73,8 @@ function onSnapshot(session: Session, predicate: (s: SessionSnapshot) => boolean
   })
 }
 
-/**
- * Resolves after one real macrotask (a MessageChannel message; `setTimeout(0)` without one), so every
- * microtask chain queued before the call has run to its end. Moves no clock and fires no clock timer.
- */
-export function settled(): Promise<void> {
-  if (typeof MessageChannel !== 'function') return new Promise((resolve) => setTimeout(resolve, 0))
-  return new Promise((resolve) => {
-    const { port1, port2 } = new MessageChannel()
-    port1.onmessage = () => {
-      port1.close()
-      port2.close()
-      resolve()
-    }
-    port2.postMessage(null)
-  })
-}
+/** One real macrotask: every microtask chain queued before the call has run (the public testing entry's). */
+export { settled } from '../../src/testing'
 
 // --- events ------------------------------------------------------------------------------------------
 
