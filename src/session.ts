@@ -71,37 +71,37 @@ export function createSession(options: SessionOptions = {}): Session {
   let stale = false
   const lockAbort = new AbortController()
 
-  const p = createPersistence({ config, destroyed: () => destroyed, current: () => current, notice: (n) => onNotice(n), warn: (e) => events.emit('warning', e) })
+  const p = createPersistence({ config, destroyed: () => destroyed, current: () => current, notice: onNotice, warn: (e) => events.emit('warning', e) })
   // Tabs share a refresh token through storage, or through messages when storage is per tab.
   const shared = () => o.sync !== false || p.storage().kind !== 'memory'
   const lock = createLock({ name: `sessionkeeper:${name}:refresh`, locks: o.locks, storage: p.storage, shared, clock, waitMs: timeoutMs + 5_000, leaseMs: timeoutMs + 10_000 })
-  const records: Records = { current: () => current, adopt: (...a) => adopt(...a), end: (...a) => end(...a), sync: (hint) => sync(hint), ended: new Map() }
+  const records: Records = { current: () => current, adopt, end, sync, ended: new Map() }
   const tracker = createIdleTracker({
     config,
     persistence: p,
     current: () => current,
     destroyed: () => destroyed,
-    changed: () => publish(),
+    changed: publish,
     post: (type, extra) => siblings.post(type, extra),
-    emit: (type, event) => events.emit(type, event),
+    emit: events.emit,
     end: (why) => end(why, false),
-    evaluate: () => evaluate(),
-    schedule: () => schedule(),
+    evaluate,
+    schedule,
   })
   const siblings = createSiblings({ config, tabId, records, persistence: p, tracker, webLocks: lock.webLocks, live: () => !destroyed && starts > 0 })
   const refresher = createRefresher({
     config,
-    records: { ...records, version: () => version, hydrate: () => hydrate(), loaded: () => loaded, replace: (r) => (current = r) },
+    records: { ...records, version: () => version, hydrate, loaded: () => loaded, replace: (r) => (current = r) },
     persistence: p,
     siblings,
     lock,
     signal: lockAbort.signal,
     closing: () => closing,
     started: () => starts > 0,
-    changed: () => publish(),
-    evaluate: () => evaluate(),
-    schedule: () => schedule(),
-    emit: (type, event) => events.emit(type, event),
+    changed: publish,
+    evaluate,
+    schedule,
+    emit: events.emit,
   })
   const alarm = createAlarm(clock, () => {
     refresher.onTimer()
@@ -110,10 +110,10 @@ export function createSession(options: SessionOptions = {}): Session {
   const jumped = watchJumps(clock, CLOCK_JUMP)
   const providerSignOut = createProviderSignOut({ options: o, clock, warn: (e) => events.emit('warning', e) })
 
-  const publish = () => {
+  function publish(): void {
     if (!destroyed) snapshots.publish({ record: current, loaded, reason, warningAt: tracker.warningAt(), refreshing: refresher.refreshing(), refreshError: refresher.error() })
   }
-  const onNotice = (notice: StorageNotice) => {
+  function onNotice(notice: StorageNotice): void {
     if (notice.type === 'cleared') {
       if (current) void end('storage-cleared', true, false)
       return
@@ -135,7 +135,7 @@ export function createSession(options: SessionOptions = {}): Session {
   }
 
   /** Takes `record` as this tab's session. `activeAt`: the last activity known for that sign-in (stored, or sent with the record). */
-  const adopt = (record: Persisted, remote: boolean, restored = false, activeAt?: number) => {
+  function adopt(record: Persisted, remote: boolean, restored = false, activeAt?: number): void {
     seen = Math.max(seen, record.seq ?? 0)
     if (records.ended.has(record.epoch)) return
     const isNew = current?.epoch !== record.epoch
@@ -162,7 +162,7 @@ export function createSession(options: SessionOptions = {}): Session {
    * Signs out in this tab. `wipe` clears storage: a remote sign-out (told by another tab) wipes only
    * while storage still holds that sign-in, so it never erases a newer one.
    */
-  const end = async (why: LogoutReason, remote: boolean, wipe = !remote, locked = false) => {
+  async function end(why: LogoutReason, remote: boolean, wipe = !remote, locked = false): Promise<void> {
     version++
     const had = current
     // This sign-in is over for good: never adopt it again, even from a read that beats the wipe.
@@ -201,7 +201,7 @@ export function createSession(options: SessionOptions = {}): Session {
   let syncAgain = false
   /** A sync was asked for before the first read: it runs once that read is over. */
   let deferred = false
-  const sync = (hint?: SyncMessage): Promise<void> => {
+  function sync(hint?: SyncMessage): Promise<void> {
     if (store.get().status === 'loading') {
       deferred = true
       return Promise.resolve()
@@ -238,7 +238,7 @@ export function createSession(options: SessionOptions = {}): Session {
   }
 
   /** Re-checks every deadline against the clocks; arms one timer for the next one. Idempotent. */
-  const evaluate = (): void => {
+  function evaluate(): void {
     // Deadlines apply before start() and after the last stop too: getAccessToken() runs this first.
     if (destroyed || !current) return schedule()
     if (jumped()) events.emit('warning', { error: new SessionError('clock_jump', 'wall clock jumped') })
@@ -247,7 +247,7 @@ export function createSession(options: SessionOptions = {}): Session {
     refresher.evaluate(r)
     schedule()
   }
-  const schedule = () => {
+  function schedule(): void {
     const now = clock.now()
     const r = current
     alarm.set(destroyed || !starts || !r ? [] : [...tracker.deadlines(now, r), ...refresher.deadlines(now, r)])
@@ -272,8 +272,8 @@ export function createSession(options: SessionOptions = {}): Session {
     if (event !== 'visible' && siblings.canShare() && p.storage().kind === 'memory') siblings.post('hello')
   }
 
-  const hydrate = (): Promise<void> =>
-    (hydrated ??= (async () => {
+  function hydrate(): Promise<void> {
+    return (hydrated ??= (async () => {
       const run = runs
       const record = await p.load()
       // Stopped meanwhile (React StrictMode: start, stop, start): the next start's own read decides.
@@ -287,6 +287,7 @@ export function createSession(options: SessionOptions = {}): Session {
       // (Also when that sign-in ended meanwhile, which adopt() refuses: loading is over either way.)
       publish()
     })())
+  }
 
   const attach = () => {
     detach.push(siblings.listen())
