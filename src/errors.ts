@@ -130,6 +130,11 @@ export class SessionError extends Error {
   }
 }
 
+/** @internal The session is signed out (or was signed out or replaced during the call). */
+export const signedOut = (): SessionError => new SessionError('not_authenticated', 'signed out')
+/** @internal The session was destroyed. */
+export const gone = (): SessionError => new SessionError('destroyed', 'destroyed')
+
 /** Type guard for {@link SessionError}, optionally for one code. */
 export function isSessionError(value: unknown, code?: SessionErrorCode): value is SessionError {
   return value instanceof SessionError && (code === undefined || value.code === code)
