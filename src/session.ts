@@ -272,8 +272,6 @@ export function createSession(options: SessionOptions = {}): Session {
     if (event !== 'visible' && siblings.canShare() && p.storage().kind === 'memory') siblings.post('hello')
   }
 
-  /** The first read restored a session from storage. */
-  let restored = false
   function hydrate(): Promise<void> {
     return (hydrated ??= (async () => {
       const run = runs
@@ -286,7 +284,6 @@ export function createSession(options: SessionOptions = {}): Session {
       loaded = true
       if (destroyed || current) return publish()
       if (typeof record === 'object' && record) adopt(record, false, true, active)
-      restored = current === record
       // (Also when that sign-in ended meanwhile, which adopt() refuses: loading is over either way.)
       publish()
     })())
@@ -297,7 +294,6 @@ export function createSession(options: SessionOptions = {}): Session {
     if (page) detach.push(page.listen(onPage), tracker.listen())
     void hydrate().then(() => {
       if (!current && p.storage().kind === 'memory') siblings.post('hello')
-      else if (restored && current && p.storage().kind !== 'memory') siblings.restored(current.epoch)
       if (deferred) {
         deferred = false
         void sync()

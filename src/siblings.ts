@@ -51,11 +51,6 @@ export interface Siblings {
    * token (it cannot re-read their rotations). `false`: back from being away, and nobody answered.
    */
   ask(): Promise<boolean>
-  /**
-   * This tab restored sign-in `epoch` from storage: siblings that hold a newer generation of it (one
-   * storage could not take) send it. Before the first refresh, {@link Siblings.ask} waits for them.
-   */
-  restored(epoch: string): void
   /** The head start a record kept only in memory gets before the next lock holder. */
   pause(): Promise<void>
   /** The channel keeps messages in memory only. */
@@ -76,8 +71,6 @@ export function createSiblings(opts: SiblingsOptions): Siblings {
   /** Records of this tab's sign-in received from siblings. */
   let answers = 0
   let away = false
-  /** When this tab asked its siblings about a sign-in it restored from storage. */
-  let askedAt = -Infinity
   const open = () => (channel ??= o.sync || createBroadcastSync(name))
   /**
    * Records may go to sibling tabs: over a channel that never touches disk, and only where Web Locks
@@ -101,14 +94,10 @@ export function createSiblings(opts: SiblingsOptions): Siblings {
     ch.post({ v: 1, type, from: tabId, epoch: current?.epoch ?? null, ...extra, ...(share ? { record: current } : {}) })
   }
 
-  /** It holds a sign-in that ended here while it was away (bfcache, frozen): tell it again. */
-  const toldOver = (m: SyncMessage) => {
-    const over = m.epoch && records.ended.get(m.epoch)
-    if (over) post('logout', { epoch: m.epoch, reason: over })
-    return !!over
-  }
   const hello = (m: SyncMessage) => {
-    if (toldOver(m)) return
+    // It holds a sign-in that ended here while it was away (bfcache, frozen): tell it again.
+    const over = m.epoch && records.ended.get(m.epoch)
+    if (over) return post('logout', { epoch: m.epoch, reason: over })
     // A tab that keeps its session in memory (by choice or degraded) cannot read ours from storage.
     memorySiblings = true
     // As a 'refresh' (not a fresh sign-in), with the last activity so its idle period matches ours.
@@ -136,13 +125,6 @@ export function createSiblings(opts: SiblingsOptions): Siblings {
     peers = true
     if (m.type === 'activity' || m.type === 'extend' || m.type === 'warning') return tracker.remote(m)
     if (m.type === 'hello') return hello(m)
-    if (m.type === 'ask') {
-      // A sibling restored this sign-in from storage, which does not hold this tab's generation (its write
-      // failed, or storage degraded here): send the record, or it presents a refresh token already rotated.
-      const current = records.current()
-      if (!toldOver(m) && current?.epoch === m.epoch && persistence.memoryHeld()) post('refresh')
-      return
-    }
     if (m.type === 'logout' && logout(m)) return
     const current = records.current()
     const record = m.record !== undefined && channel?.inMemory ? readRecord(m.record) : null
@@ -195,16 +177,7 @@ export function createSiblings(opts: SiblingsOptions): Siblings {
     leave() {
       away = true
     },
-    restored(epoch) {
-      if (!canShare()) return
-      askedAt = clock.now()
-      post('ask', { epoch })
-    },
     async ask() {
-      // Restored from storage a moment ago: answers from siblings that hold a newer generation (sent at
-      // once) are in before this tab presents its refresh token.
-      const wait = askedAt + ASK_MS - clock.now()
-      if (wait > 0 && wait <= ASK_MS) await new Promise<void>((resolve) => clock.setTimeout(resolve, wait))
       if (!(canShare() && persistence.memoryHeld() && (peers || away))) return true
       const heard = answers
       post('hello')

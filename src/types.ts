@@ -152,13 +152,8 @@ export interface TokenStorage {
   close(): void
 }
 
-/**
- * The cross-tab signals. They never carry tokens (requirement ST-5), except the record a tab that keeps
- * its session in memory sends (see {@link SyncMessage.record}). `hello`: a tab that keeps its session in
- * memory asks for its siblings' records; `ask`: a tab that restored sign-in `epoch` from storage asks
- * whether a sibling holds a newer generation of it that storage could not take.
- */
-export type SyncMessageType = 'login' | 'logout' | 'refresh' | 'activity' | 'extend' | 'hello' | 'warning' | 'ask'
+/** The cross-tab signals. They never carry tokens (requirement ST-5). */
+export type SyncMessageType = 'login' | 'logout' | 'refresh' | 'activity' | 'extend' | 'hello' | 'warning'
 
 /**
  * One cross-tab message, version 1. Validated on receipt; anything else is dropped.

@@ -11,7 +11,8 @@ const has = (ctx, op, pred = () => true) => ctx.commands.some((c) => c.do === op
 
 export const KNOWN_DEFECTS = [
   // Every defect of the review list and every one the simulation found first is fixed; their scenarios in
-  // scenarios.mjs run as ordinary tests. What is left are limits of degraded set-ups, stated here.
+  // scenarios.mjs run as ordinary tests. What is left are limits of degraded set-ups, stated here, and one
+  // defect found after the module split (restored-spent-record), not fixed yet.
   {
     id: 'degraded-isolated-converge',
     reason:
@@ -22,6 +23,18 @@ export const KNOWN_DEFECTS = [
     scenario: null,
     match: (v, ctx) =>
       v.inv === 'converge' && (ctx.degraded || has(ctx, 'newer') || has(ctx, 'sfault')) && (ctx.config.channel === 'fallback' || ctx.config.locks === 'lease'),
+  },
+  {
+    id: 'restored-spent-record',
+    reason:
+      'a tab whose storage degraded while it refreshed, and whose write-through of the rotated record to the database was rejected, ' +
+      'holds the only copy of the new refresh token; a tab opened afterwards restores the spent record from the database and presents ' +
+      'its refresh token (the grant is revoked). Nothing tells the new tab that a sibling holds a newer generation: only tabs that keep ' +
+      'their session in memory say hello. A fix tried (the restoring tab asks, memory-held siblings answer with their record, the first ' +
+      'refresh waits 150 ms on the session clock) stalled every refresh of a restored session under a paused test clock while holding ' +
+      'the lock, and was taken out; a fix must not wait under the lock.',
+    scenario: 'known: a tab restoring a record that a degraded sibling has rotated presents a spent refresh token',
+    match: (v, ctx) => v.inv === 'rt-presented-twice' && has(ctx, 'sfault', (c) => c.kind === 'reject') && has(ctx, 'open') && ctx.degraded,
   },
   {
     id: 'lease-holder-away',

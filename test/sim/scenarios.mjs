@@ -256,9 +256,11 @@ export const SCENARIOS = [
   },
   {
     // Tab 0's storage degrades while it refreshes and the write-through of the rotated record to the
-    // database is rejected; a tab opened later restored the spent record from the database and presented
-    // its refresh token (nothing told it that a sibling held a newer generation). Seed 1245 of the random runs.
-    name: 'fixed (sim): a tab restoring a record that a degraded sibling has rotated presents a spent refresh token',
+    // database is rejected; a tab opened later restores the spent record from the database and presents
+    // its refresh token (nothing tells it that a sibling holds a newer generation). Seed 1245 of the random
+    // runs. Not fixed yet: see known-defects.mjs.
+    name: 'known: a tab restoring a record that a degraded sibling has rotated presents a spent refresh token',
+    defect: 'restored-spent-record',
     config: { tabs: 1, persist: 'indexeddb', storage: 'owned', channel: 'native', locks: 'web', tokenLifetimeMs: 120_000 },
     commands: [t(0, 'login'), { ...t(0, 'sfault'), kind: 'lost', count: 2 }, { ...t(0, 'sfault'), kind: 'reject', count: 2 }, advance(60_000), t(0, 'use'), advance(1_000), { do: 'open', strict: true }],
     invariants: ['rt-presented-twice', 'reauth-twice'],
