@@ -157,7 +157,9 @@ export function createRefresher(opts: RefresherOptions): Refresher {
       if (opts.started() && canRefresh(r) && !inflight && retryAt === null && !page?.hidden() && due(r)) background()
     },
     deadlines(now, r) {
-      if (retryAt !== null) return [retryAt]
+      // A retry instant already past (time moved on while the failure was recorded: a frozen or throttled
+      // page) is due now; the alarm ignores past instants, and nothing else would ever retry.
+      if (retryAt !== null) return [Math.max(retryAt, now)]
       if (!canRefresh(r) || inflight) return []
       const l = lead(r)
       return [refreshDueAt({ expiresAt: r.tokens.expiresAt, lead: l, lastAt: attempts.lastAt(), now, random: Math.random() })]

@@ -361,6 +361,39 @@ describe('review fixes (issue 10)', () => {
     }
   })
 
+  it('a retry whose instant passed before it was scheduled still happens (time moved on during the failure)', async () => {
+    // The failure is recorded (a storage write) while the clock moves past the retry instant: a frozen or
+    // throttled page, or fake time outrunning real I/O. The retry must be armed as due, not dropped.
+    const random = Math.random
+    Math.random = () => 0.5
+    try {
+      const clock = createManualClock(Date.now())
+      const memory = createMemoryStorage()
+      const storage = {
+        ...memory,
+        kind: 'memory' as const,
+        async set(key: Parameters<typeof memory.set>[0], value: unknown) {
+          if ((value as { fail?: unknown } | null)?.fail) clock.setWallClock(clock.now() + 5_000)
+          return memory.set(key, value)
+        },
+      }
+      let calls = 0
+      const a = tab({ clock, storage, sync: false, refresh: async (): Promise<TokenSet> => {
+        calls++
+        throw new SessionError('server_error', 'HTTP 503', { status: 503 })
+      } })
+      await a.ready()
+      await a.login(makeTokens(clock.now(), { expiresAt: clock.now() + 30 * 60_000 }))
+      const first = await a.refresh().then(() => null, (e: unknown) => e)
+      expect((first as SessionError).code).to.equal('server_error')
+      expect(calls).to.equal(1)
+      await clock.advance(60_000)
+      expect(calls, 'the backoff step ended while the failure was written: the retry is still made').to.be.greaterThan(1)
+    } finally {
+      Math.random = random
+    }
+  })
+
   it('the snapshot, refresh() and events never show the refresh token or the ID token', async () => {
     const clock = createManualClock(Date.now())
     const tokens = makeTokens(clock.now(), { idToken: 'ID-token-iiiiiiiiiiiiiiiiiiii', scope: 'openid', tokenType: 'Bearer' })
