@@ -1,23 +1,21 @@
 /**
  * Work on the SDK's database from a tab whose storage degraded to memory (the failure may have been
- * transient), each over a fresh connection that is closed again, best effort. The caller opens the
- * connections (`open`), so this module depends on types only.
+ * transient), each over a fresh connection that is closed again, best effort. The caller (persistence)
+ * owns how connections are opened (`open`).
  */
-import type { Persisted } from './record.js'
+import { readRecord, tombstone, type Persisted } from './record.js'
 import type { LogoutReason, TokenStorage } from './types.js'
 
 export interface Disk {
   /** A fresh connection to the database. */
   open: () => TokenStorage
-  /** Validates a stored record. */
-  read: (raw: unknown) => Persisted | null
 }
 
-async function onDisk<T>({ open, read }: Disk, op: (disk: TokenStorage, stored: Persisted | null, raw: unknown) => Promise<T>): Promise<T | undefined> {
+async function onDisk<T>({ open }: Disk, op: (disk: TokenStorage, stored: Persisted | null, raw: unknown) => Promise<T>): Promise<T | undefined> {
   const disk = open()
   try {
     const raw = await disk.get('session')
-    return disk.kind === 'memory' ? undefined : await op(disk, read(raw), raw)
+    return disk.kind === 'memory' ? undefined : await op(disk, readRecord(raw), raw)
   } catch {
     return undefined // still unusable: nothing more can be done from this tab
   } finally {
@@ -31,7 +29,7 @@ export const stored = (disk: Disk): Promise<Persisted | null | undefined> => onD
 /** The record goes there too, over nothing, a sign-out or an older generation of it (never a newer record or sign-in). */
 export const writeThrough = (disk: Disk, record: Persisted): Promise<unknown> =>
   onDisk(disk, async (s, stored, raw) => {
-    if (raw == null || (raw as { ended?: unknown }).ended !== undefined || (stored?.epoch === record.epoch && stored.gen < record.gen)) await s.set('session', record)
+    if (raw == null || tombstone(raw) || (stored?.epoch === record.epoch && stored.gen < record.gen)) await s.set('session', record)
   })
 
 /** The sign-in `epoch` ended: wiped there too if it still holds it (a reload would restore it), leaving the tombstone. */

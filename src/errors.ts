@@ -134,6 +134,8 @@ export class SessionError extends Error {
 export const signedOut = (): SessionError => new SessionError('not_authenticated', 'signed out')
 /** @internal The session was destroyed. */
 export const gone = (): SessionError => new SessionError('destroyed', 'destroyed')
+/** @internal The cross-tab lock could not be had in time (transient). */
+export const lockTimeout = (): SessionError => new SessionError('lock_timeout', 'lock wait timed out')
 
 /** Type guard for {@link SessionError}, optionally for one code. */
 export function isSessionError(value: unknown, code?: SessionErrorCode): value is SessionError {

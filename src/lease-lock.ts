@@ -1,12 +1,8 @@
-import type { SessionError } from './errors.js'
+import { gone, lockTimeout } from './errors.js'
 import type { LockOptions, LockRunner } from './refresh-lock.js'
 import type { TokenStorage } from './types.js'
 
-export interface LeaseOptions extends Pick<LockOptions, 'storage' | 'clock' | 'waitMs' | 'leaseMs'> {
-  /** The errors to fail with: the wait timed out; the session is being destroyed. */
-  timeout: () => SessionError
-  gone: () => SessionError
-}
+export type LeaseOptions = Pick<LockOptions, 'storage' | 'clock' | 'waitMs' | 'leaseMs'>
 
 interface Lease {
   owner?: unknown
@@ -18,7 +14,7 @@ interface Lease {
  * checked): a lease record taken, taken over (when it lapsed: a crashed holder) and released by
  * compare-and-swap in one IndexedDB transaction each, so two tabs can never both hold it.
  */
-export function createLease({ storage, clock, waitMs, leaseMs, timeout, gone }: LeaseOptions): LockRunner {
+export function createLease({ storage, clock, waitMs, leaseMs }: LeaseOptions): LockRunner {
   const id = Math.random().toString(36).slice(2)
   let held: TokenStorage | null = null
   const free = (store: TokenStorage) => store.update!('lock', (lease) => ((lease as Lease | undefined)?.owner === id ? undefined : lease))
@@ -27,7 +23,7 @@ export function createLease({ storage, clock, waitMs, leaseMs, timeout, gone }: 
     const deadline = clock.now() + waitMs
     for (let attempt = 0; ; attempt++) {
       if (signal?.aborted) throw gone()
-      if (clock.now() > deadline || attempt > 200) throw timeout()
+      if (clock.now() > deadline || attempt > 200) throw lockTimeout()
       const now = clock.now()
       // Compare-and-swap: take the lease only if it is free or lapsed, in one transaction.
       const lease = (await store.update!('lock', (current) => {

@@ -73,7 +73,7 @@ export function createPersistence({ config, destroyed, current, notice, warn }: 
   const degraded = () => get().kind === 'memory' && (storage === o.storage ? sharedAtStart : o.persist !== 'memory')
 
   /** The database itself, on fresh connections, while this tab's storage has degraded. */
-  const disk = { open: () => createIndexedDBStorage(name, clock), read: readRecord }
+  const disk = { open: () => createIndexedDBStorage(name, clock) }
 
   return {
     storage: get,

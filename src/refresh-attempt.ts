@@ -1,6 +1,6 @@
 import { gone, SessionError, signedOut, toSessionError } from './errors.js'
 import { checkTokens, secretsOf, transientCode, type Persisted } from './record.js'
-import { admit, backoffUntil, leadFor, MIN_REFRESH_GAP } from './refresh-policy.js'
+import { admit, backoffUntil, MIN_REFRESH_GAP } from './refresh-policy.js'
 import type { Config } from './options.js'
 import type { Persistence } from './persistence.js'
 import type { Records, Siblings } from './siblings.js'
@@ -42,6 +42,8 @@ export interface AttemptOptions {
   /** destroy() has begun. */
   closing: () => boolean
   emit: (type: 'warning', event: SessionEventMap['warning']) => void
+  /** The proactive refresh of `r` is due (the refresher's rule). */
+  due: (r: Persisted) => boolean
 }
 
 export interface Attempts {
@@ -66,7 +68,7 @@ export function createAttempts(opts: AttemptOptions): Attempts {
   let abortRefresh: AbortController | null = null
   let recent: number[] = [] // refresh request times, for the per-minute cap
   let loopWarned = false
-  const due = (r: Persisted) => clock.now() >= r.tokens.expiresAt - leadFor(r.tokens.expiresAt, r.at, leadMs)
+  const { due } = opts
 
   /** Under the lock: catch up with other tabs, decide whether to ask the server, ask, commit. */
   const locked = async (a: Attempt): Promise<TokenSet> => {

@@ -1,4 +1,4 @@
-import { SessionError } from './errors.js'
+import { gone, lockTimeout } from './errors.js'
 import { createLease } from './lease-lock.js'
 import type { Clock, LockPort, TokenStorage } from './types.js'
 
@@ -38,15 +38,13 @@ export interface LockOptions {
  */
 export function createLock({ name, locks: port, storage, shared, clock, waitMs, leaseMs }: LockOptions): LockRunner {
   const locks = port === false ? undefined : (port ?? (typeof navigator === 'object' ? (navigator.locks as LockPort | undefined) : undefined))
-  const timeout = () => new SessionError('lock_timeout', 'lock wait timed out')
-  const gone = () => new SessionError('destroyed', 'destroyed')
   if (locks?.request) {
     const run = <T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> => {
       // A tab that shares nothing with other tabs has nothing to coordinate.
       if (!shared()) return task()
       if (signal?.aborted) return Promise.reject(gone())
       const controller = new AbortController()
-      const cancel = clock.setTimeout(() => controller.abort(timeout()), waitMs)
+      const cancel = clock.setTimeout(() => controller.abort(lockTimeout()), waitMs)
       const quit = () => controller.abort(gone())
       signal?.addEventListener('abort', quit)
       return locks
@@ -66,7 +64,7 @@ export function createLock({ name, locks: port, storage, shared, clock, waitMs, 
     return Object.assign(run, { release() {}, webLocks: true })
   }
   // No Web Locks (Safari < 15.4 only): a lease in storage that updates atomically, else nothing to hold.
-  const lease = createLease({ storage, clock, waitMs, leaseMs, timeout, gone })
+  const lease = createLease({ storage, clock, waitMs, leaseMs })
   const run = <T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> => {
     const store = storage()
     return !shared() || store.kind === 'memory' || !store.update ? task() : lease(task, signal)

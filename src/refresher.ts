@@ -74,7 +74,7 @@ export function createRefresher(opts: RefresherOptions): Refresher {
   let retryAt: number | null = null
   const lead = (r: Persisted) => leadFor(r.tokens.expiresAt, r.at, leadMs)
   const due = (r: Persisted) => clock.now() >= r.tokens.expiresAt - lead(r)
-  const attempts = createAttempts({ config, records, persistence: opts.persistence, siblings: opts.siblings, webLocks: lock.webLocks, closing: opts.closing, emit })
+  const attempts = createAttempts({ config, records, persistence: opts.persistence, siblings: opts.siblings, webLocks: lock.webLocks, closing: opts.closing, emit, due })
   const canRefresh = (r: Persisted) => !!o.refresh && !!r.tokens.refreshToken
 
   const refresh = (force: boolean, retry = false, demand = false): Promise<TokenSet> =>
