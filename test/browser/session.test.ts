@@ -318,7 +318,15 @@ describe('session: refresh', () => {
     await session.ready()
     await session.login(makeTokens(clock.now()))
     const pending = session.refresh().catch((e: unknown) => e)
-    await clock.advance(5_001)
+    // The backoff after the timeout is random: a near-zero one would retry within the advance and
+    // replace `signal` with the retry's (a CI flake). Pinned, the retry comes a second later.
+    const random = Math.random
+    Math.random = () => 0.5
+    try {
+      await clock.advance(5_001)
+    } finally {
+      Math.random = random
+    }
     const err = await pending
     expect(isSessionError(err, 'timeout')).to.equal(true)
     expect(signal?.aborted).to.equal(true)
