@@ -1,5 +1,5 @@
 import { gone, lockTimeout } from './errors.js'
-import type { LockOptions, LockRunner } from './refresh-lock.js'
+import type { Lock, LockOptions } from './refresh-lock.js'
 import type { TokenStorage } from './types.js'
 
 export type LeaseOptions = Pick<LockOptions, 'storage' | 'clock' | 'waitMs' | 'leaseMs'>
@@ -14,7 +14,7 @@ interface Lease {
  * checked): a lease record taken, taken over (when it lapsed: a crashed holder) and released by
  * compare-and-swap in one IndexedDB transaction each, so two tabs can never both hold it.
  */
-export function createLease({ storage, clock, waitMs, leaseMs }: LeaseOptions): LockRunner {
+export function createLease({ storage, clock, waitMs, leaseMs }: LeaseOptions): Lock {
   const id = Math.random().toString(36).slice(2)
   let held: TokenStorage | null = null
   const free = (store: TokenStorage) => store.update!('lock', (lease) => ((lease as Lease | undefined)?.owner === id ? undefined : lease))

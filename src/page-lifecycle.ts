@@ -37,3 +37,24 @@ export function createBrowserPage(): PagePort | undefined {
     },
   }
 }
+
+/** What a session does about page events, reduced to four cases (see {@link onPageEvent}). */
+export interface PageReactions {
+  /** Into the bfcache or frozen: memory may be stale on return. `hide`: pagehide (the page may never come back). */
+  away(hide: boolean): void
+  /** Visible again (`wake` false), or restored from the bfcache or resumed from freeze (`wake` true). */
+  back(wake: boolean): void
+  /** Back online. */
+  online(): void
+  /** A deadline may have passed meanwhile (focus, hidden, online). */
+  check(): void
+}
+
+export const onPageEvent =
+  (r: PageReactions) =>
+  (event: PageEvent): void => {
+    if (event === 'pagehide' || event === 'freeze') return r.away(event === 'pagehide')
+    if (event === 'online') r.online()
+    if (event === 'focus' || event === 'online' || event === 'hidden') return r.check()
+    r.back(event !== 'visible')
+  }

@@ -33,8 +33,11 @@ export interface Persistence {
   degraded(): boolean
   /** The record in the database this tab's storage degraded from, read on a fresh connection (best effort). */
   stored(): Promise<Persisted | null | undefined>
-  /** From a degraded tab: the record goes to the database too, over nothing, a sign-out or an older generation. */
-  writeThrough(record: Persisted): Promise<unknown>
+  /**
+   * Writes a new record of this tab's (a sign-in, a refresh). From a degraded tab it goes to the database
+   * too, on a fresh connection, over nothing, a sign-out or an older generation (never over another sign-in).
+   */
+  commit(record: Persisted): Promise<void>
   /** After a sign-out: what may still be on disk goes (a degraded tab's database, a memory session's DPoP key). */
   forget(epoch: string, why: LogoutReason): void
   /** The last activity any tab recorded for the sign-in `epoch`. */
@@ -75,25 +78,31 @@ export function createPersistence({ config, destroyed, current, notice, warn }: 
   /** The database itself, on fresh connections, while this tab's storage has degraded. */
   const disk = { open: () => createIndexedDBStorage(name, clock) }
 
+  const save: Persistence['save'] = async (record, why, only) => {
+    try {
+      const s = get()
+      if (record) {
+        await s.set('session', record)
+        unsaved = false
+      } else if (only === undefined || readRecord(await s.get('session'))?.epoch === only) {
+        await s.clear()
+        // Tabs that notice the sign-out by reading storage (not through a message) learn the reason here.
+        await s.set('session', { v: 1, ended: why })
+      }
+    } catch (cause) {
+      // Storage still holds the previous record (a consumed refresh token, perhaps): until a write
+      // succeeds, siblings get this tab's record with its signals.
+      if (record) unsaved = true
+      if (!destroyed()) warn({ error: toSessionError(cause, 'storage_write_failed', 'write failed') })
+    }
+  }
+
   return {
     storage: get,
-    async save(record, why, only) {
-      try {
-        const s = get()
-        if (record) {
-          await s.set('session', record)
-          unsaved = false
-        } else if (only === undefined || readRecord(await s.get('session'))?.epoch === only) {
-          await s.clear()
-          // Tabs that notice the sign-out by reading storage (not through a message) learn the reason here.
-          await s.set('session', { v: 1, ended: why })
-        }
-      } catch (cause) {
-        // Storage still holds the previous record (a consumed refresh token, perhaps): until a write
-        // succeeds, siblings get this tab's record with its signals.
-        if (record) unsaved = true
-        if (!destroyed()) warn({ error: toSessionError(cause, 'storage_write_failed', 'write failed') })
-      }
+    save,
+    async commit(record) {
+      await save(record)
+      if (ownDisk && degraded()) await rescue.writeThrough(disk, record)
     },
     async load() {
       let raw: unknown
@@ -127,7 +136,6 @@ export function createPersistence({ config, destroyed, current, notice, warn }: 
     unsaved: () => unsaved,
     degraded,
     stored: async () => (ownDisk ? rescue.stored(disk) : undefined),
-    writeThrough: async (record) => ownDisk && rescue.writeThrough(disk, record),
     forget(epoch, why) {
       // Storage that degraded to memory: the database may still hold this sign-in (reload would restore it).
       if (ownDisk && degraded()) void rescue.wipe(disk, epoch, why)

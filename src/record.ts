@@ -74,6 +74,13 @@ export function checkTokens(value: unknown, now: number, code: 'invalid_argument
   return Object.freeze(out) as unknown as TokenSet
 }
 
+/** The record of a new sign-in: the tokens validated and not yet expired, `seq` one above the highest seen. */
+export function signIn(tokens: unknown, now: number, seq: number): Persisted {
+  const valid = checkTokens(tokens, now, 'invalid_argument')
+  if (valid.expiresAt <= now) throw new SessionError('invalid_argument', 'expired')
+  return { v: 1, epoch: randomId(), authAt: now, at: now, gen: 0, seq, tokens: valid }
+}
+
 /** A stored record, validated (it is untrusted: another version, a tampered database); `null` if unusable. */
 export function readRecord(raw: unknown): Persisted | null {
   if (typeof raw !== 'object' || raw === null) return null

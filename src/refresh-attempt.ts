@@ -173,9 +173,7 @@ export function createAttempts(opts: AttemptOptions): Attempts {
     }
     if (moved()) throw signedOut()
     const record: Persisted = { v: 1, epoch: a.epoch, authAt: r.authAt, at: clock.now(), gen: r.gen + 1, tokens }
-    // From a degraded tab, through a fresh connection too (never over another sign-in or a newer record).
-    await persistence.save(record)
-    if (persistence.degraded()) await persistence.writeThrough(record)
+    await persistence.commit(record)
     // A sign-out or sign-in in this tab during the write: its own write (queued behind this one) wins.
     if (records.version() !== a.version) throw signedOut()
     records.adopt(record, false)

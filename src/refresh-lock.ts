@@ -3,12 +3,22 @@ import { createLease } from './lease-lock.js'
 import type { Clock, LockPort, TokenStorage } from './types.js'
 
 /** Runs `task` while holding the named cross-tab lock; `signal` abandons the wait. */
-export interface LockRunner {
+export interface Lock {
   <T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T>
   /** Gives up a storage lease this tab holds (the page is going away); a no-op with Web Locks. */
   release(): void
   /** Web Locks are in use: tabs are coordinated whether or not they share storage. */
   readonly webLocks: boolean
+}
+
+export interface LockRunner extends Lock {
+  /**
+   * Runs a sign-in or sign-out write under the lock, so that a refresh committing in another tab can
+   * never land on top of it (XT-9, ER-3). Bounded: if the lock cannot be had in time, it writes anyway.
+   */
+  write(write: () => Promise<void>, signal: AbortSignal): Promise<void>
+  /** The writes still running. */
+  writes(): Promise<void>[]
 }
 
 export interface LockOptions {
@@ -61,7 +71,7 @@ export function createLock({ name, locks: port, storage, shared, clock, waitMs, 
           signal?.removeEventListener('abort', quit)
         })
     }
-    return Object.assign(run, { release() {}, webLocks: true })
+    return withWrites(run, { release() {}, webLocks: true })
   }
   // No Web Locks (Safari < 15.4 only): a lease in storage that updates atomically, else nothing to hold.
   const lease = createLease({ storage, clock, waitMs, leaseMs })
@@ -69,5 +79,17 @@ export function createLock({ name, locks: port, storage, shared, clock, waitMs, 
     const store = storage()
     return !shared() || store.kind === 'memory' || !store.update ? task() : lease(task, signal)
   }
-  return Object.assign(run, { release: lease.release, webLocks: false })
+  return withWrites(run, { release: lease.release, webLocks: false })
+}
+
+function withWrites(run: <T>(task: () => Promise<T>, signal?: AbortSignal) => Promise<T>, extra: Pick<Lock, 'release' | 'webLocks'>): LockRunner {
+  const writes = new Set<Promise<void>>()
+  return Object.assign(run, extra, {
+    write(write: () => Promise<void>, signal: AbortSignal) {
+      const done = run(write, signal).catch(write)
+      writes.add(done)
+      return done.finally(() => writes.delete(done))
+    },
+    writes: () => [...writes],
+  })
 }

@@ -1,10 +1,13 @@
 import { createAlarm, watchJumps } from './clock.js'
+import { coalesce } from './coalesce.js'
 import { createEmitter } from './emitter.js'
 import { gone, SessionError, signedOut } from './errors.js'
 import { createIdleTracker } from './idle-tracker.js'
+import { createLifecycle } from './lifecycle.js'
+import { onPageEvent } from './page-lifecycle.js'
 import { resolveOptions } from './options.js'
 import { createPersistence } from './persistence.js'
-import { checkTokens, newer, randomId, type Persisted } from './record.js'
+import { newer, randomId, signIn, type Persisted } from './record.js'
 import { createLock } from './refresh-lock.js'
 import { createRefresher } from './refresher.js'
 import { createSiblings, type Records } from './siblings.js'
@@ -12,7 +15,7 @@ import { createSnapshots, LOADING } from './snapshot.js'
 import { createStore } from './store.js'
 import { createAuthorizedFetch } from './authorized-fetch.js'
 import { createProviderSignOut } from './sign-out.js'
-import type { LogoutReason, PageEvent, Session, SessionEventMap, SessionOptions, SessionSnapshot, StorageNotice, SyncMessage } from './types.js'
+import type { LogoutReason, Session, SessionEventMap, SessionOptions, SessionSnapshot, StorageNotice, SyncMessage } from './types.js'
 
 /** A wall-clock jump beyond this (against the monotonic clock) is reported as a `clock_jump` warning. */
 const CLOCK_JUMP = 30_000
@@ -41,9 +44,8 @@ export function createSession(options: SessionOptions = {}): Session {
   const config = resolveOptions(options)
   const { options: o, name, clock, page, timeoutMs } = config
   const tabId = randomId()
-  const report = (error: unknown) => queueMicrotask(() => {
-    throw error
-  })
+  /** A throwing listener is reported (as an uncaught error), never allowed to break the session's own flow. */
+  const report = (error: unknown) => queueMicrotask(() => { throw error })
   const store = createStore<SessionSnapshot>(LOADING, report)
   const events = createEmitter<SessionEventMap>(report)
   const snapshots = createSnapshots(store)
@@ -57,52 +59,23 @@ export function createSession(options: SessionOptions = {}): Session {
   let reason: LogoutReason | null = null
   /** Storage has been read once (until then the snapshot stays `loading` unless a sign-in happens). */
   let loaded = false
-  // --- lifecycle ----------------------------------------------------------------------------------------
-  let destroyed = false
-  let destroying: Promise<void> | undefined
-  let starts = 0
-  /** destroy() has begun: no new refresh request or lock wait starts. */
-  let closing = false
-  /** Bumped by stop(): work of an earlier start (a hydration still reading) is ignored. */
-  let runs = 0
   let hydrated: Promise<void> | null = null
-  let detach: (() => void)[] = []
   /** Memory may be stale (the page was away): the next getAccessToken() re-reads storage first. */
   let stale = false
-  const lockAbort = new AbortController()
+  const life = createLifecycle({ attach, release: () => p.release(), pending: () => [refresher.busy(), ...lock.writes()], final: () => events.clear(),
+    detach: () => void (alarm.set([]), (hydrated = null)) })
+  const destroyed = life.destroyed
 
-  const p = createPersistence({ config, destroyed: () => destroyed, current: () => current, notice: onNotice, warn: (e) => events.emit('warning', e) })
+  const p = createPersistence({ config, destroyed, current: () => current, notice: onNotice, warn: (e) => events.emit('warning', e) })
   // Tabs share a refresh token through storage, or through messages when storage is per tab.
   const shared = () => o.sync !== false || p.storage().kind !== 'memory'
   const lock = createLock({ name: `sessionkeeper:${name}:refresh`, locks: o.locks, storage: p.storage, shared, clock, waitMs: timeoutMs + 5_000, leaseMs: timeoutMs + 10_000 })
   const records: Records = { current: () => current, adopt, end, sync, ended: new Map() }
-  const tracker = createIdleTracker({
-    config,
-    persistence: p,
-    current: () => current,
-    destroyed: () => destroyed,
-    changed: publish,
-    post: (type, extra) => siblings.post(type, extra),
-    emit: events.emit,
-    end: (why) => end(why, false),
-    evaluate,
-    schedule,
-  })
-  const siblings = createSiblings({ config, tabId, records, persistence: p, tracker, webLocks: lock.webLocks, live: () => !destroyed && starts > 0 })
-  const refresher = createRefresher({
-    config,
-    records: { ...records, version: () => version, hydrate, loaded: () => loaded, replace: (r) => (current = r) },
-    persistence: p,
-    siblings,
-    lock,
-    signal: lockAbort.signal,
-    closing: () => closing,
-    started: () => starts > 0,
-    changed: publish,
-    evaluate,
-    schedule,
-    emit: events.emit,
-  })
+  const tracker = createIdleTracker({ config, persistence: p, current: () => current, destroyed, changed: publish, evaluate, schedule, emit: events.emit,
+    post: (type, extra) => siblings.post(type, extra), end: (why) => end(why, false) })
+  const siblings = createSiblings({ config, tabId, records, persistence: p, tracker, webLocks: lock.webLocks, live: () => !destroyed() && life.started() })
+  const refresher = createRefresher({ config, persistence: p, siblings, lock, signal: life.signal, closing: life.closing, started: life.started, changed: publish, evaluate, schedule,
+    records: { ...records, version: () => version, hydrate, loaded: () => loaded, replace: (r) => (current = r) }, emit: events.emit })
   const alarm = createAlarm(clock, () => {
     refresher.onTimer()
     evaluate()
@@ -111,7 +84,7 @@ export function createSession(options: SessionOptions = {}): Session {
   const providerSignOut = createProviderSignOut({ options: o, clock, warn: (e) => events.emit('warning', e) })
 
   function publish(): void {
-    if (!destroyed) snapshots.publish({ record: current, loaded, reason, warningAt: tracker.warningAt(), refreshing: refresher.refreshing(), refreshError: refresher.error() })
+    if (!destroyed()) snapshots.publish({ record: current, loaded, reason, warningAt: tracker.warningAt(), refreshing: refresher.refreshing(), refreshError: refresher.error() })
   }
   function onNotice(notice: StorageNotice): void {
     if (notice.type === 'cleared') {
@@ -123,16 +96,7 @@ export function createSession(options: SessionOptions = {}): Session {
     if (notice.type === 'degraded') siblings.post('hello')
   }
 
-  /**
-   * Sign-in and sign-out writes take the refresh lock too, so a refresh committing in another tab can
-   * never land on top of them (XT-9, ER-3). Bounded: if the lock cannot be had in time, write anyway.
-   */
-  const writes = new Set<Promise<void>>()
-  const exclusive = (write: () => Promise<void>): Promise<void> => {
-    const done = lock(write, lockAbort.signal).catch(write)
-    writes.add(done)
-    return done.finally(() => writes.delete(done))
-  }
+  const exclusive = (write: () => Promise<void>) => lock.write(write, life.signal)
 
   /** Takes `record` as this tab's session. `activeAt`: the last activity known for that sign-in (stored, or sent with the record). */
   function adopt(record: Persisted, remote: boolean, restored = false, activeAt?: number): void {
@@ -196,51 +160,36 @@ export function createSession(options: SessionOptions = {}): Session {
     await done
   }
 
-  /** Re-reads storage and reconciles (other tab logged in/out/refreshed). Coalesces bursts of messages. */
-  let syncing: Promise<void> | null = null
-  let syncAgain = false
   /** A sync was asked for before the first read: it runs once that read is over. */
   let deferred = false
+  /** Re-reads storage and reconciles (another tab signed in, out, or refreshed). Coalesces bursts of messages. */
+  const syncing = coalesce<SyncMessage>(async (hint) => {
+    const before = current
+    const stored = await p.load()
+    if (destroyed()) return 'stop'
+    // A transition in this tab during the read makes the read stale: read again.
+    if (current !== before) return 'again'
+    if (typeof stored === 'object' && stored) {
+      // Storage is the truth between tabs (sign-ins are written under the lock): another sign-in
+      // there replaces ours whatever the clocks say; within one sign-in, the later generation wins.
+      if (!current || stored.epoch !== current.epoch || newer(stored, current)) adopt(stored, true)
+    } else if (current && (p.storage().kind !== 'memory' || hint?.type === 'logout')) {
+      await end(stored ?? hint?.reason ?? 'user', true)
+    }
+  }, () => {
+    stale = false
+    evaluate()
+  })
   function sync(hint?: SyncMessage): Promise<void> {
-    if (store.get().status === 'loading') {
-      deferred = true
-      return Promise.resolve()
-    }
-    if (syncing) {
-      syncAgain = true
-      return syncing
-    }
-    return (syncing = (async () => {
-      try {
-        for (let round = 0; round < 5; round++) {
-          syncAgain = false
-          const before = current
-          const stored = await p.load()
-          if (destroyed) return
-          // A transition in this tab during the read makes the read stale: read again.
-          if (current !== before) {
-            syncAgain = true
-          } else if (typeof stored === 'object' && stored) {
-            // Storage is the truth between tabs (sign-ins are written under the lock): another sign-in
-            // there replaces ours whatever the clocks say; within one sign-in, the later generation wins.
-            if (!current || stored.epoch !== current.epoch || newer(stored, current)) adopt(stored, true)
-          } else if (current && (p.storage().kind !== 'memory' || hint?.type === 'logout')) {
-            await end(stored ?? hint?.reason ?? 'user', true)
-          }
-          if (!syncAgain) break
-        }
-      } finally {
-        syncing = null
-      }
-      stale = false
-      evaluate()
-    })())
+    if (store.get().status !== 'loading') return syncing(hint)
+    deferred = true
+    return Promise.resolve()
   }
 
   /** Re-checks every deadline against the clocks; arms one timer for the next one. Idempotent. */
   function evaluate(): void {
     // Deadlines apply before start() and after the last stop too: getAccessToken() runs this first.
-    if (destroyed || !current) return schedule()
+    if (destroyed() || !current) return schedule()
     if (jumped()) events.emit('warning', { error: new SessionError('clock_jump', 'wall clock jumped') })
     const r = current
     if (!tracker.evaluate(r)) return
@@ -250,48 +199,47 @@ export function createSession(options: SessionOptions = {}): Session {
   function schedule(): void {
     const now = clock.now()
     const r = current
-    alarm.set(destroyed || !starts || !r ? [] : [...tracker.deadlines(now, r), ...refresher.deadlines(now, r)])
+    alarm.set(destroyed() || !life.started() || !r ? [] : [...tracker.deadlines(now, r), ...refresher.deadlines(now, r)])
   }
 
-  const onPage = (event: PageEvent) => {
-    // Going into the bfcache or frozen: memory may be stale when the page comes back. Until the re-read
-    // on pageshow/resume has landed, getAccessToken() waits for it (XT-7, XT-8).
-    if (event === 'pagehide' || event === 'freeze') {
+  const onPage = onPageEvent({
+    away(hide) {
+      // Until the re-read on pageshow/resume has landed, getAccessToken() waits for it (XT-7, XT-8).
       stale = true
       siblings.leave()
       // A storage lease held by a page that may never come back would stall the other tabs until it lapses;
       // but not while a refresh request is out (a sibling taking over would present the same token).
-      if (event === 'pagehide' && !refresher.requestOut()) lock.release()
-      return
-    }
-    if (event === 'online') refresher.online()
-    if (event === 'focus' || event === 'online' || event === 'hidden') return evaluate()
-    // Visible again, restored from bfcache, resumed from freeze: storage may have moved on, and messages
-    // may have been missed; a tab that keeps its session in memory asks its siblings.
-    void sync()
-    if (event !== 'visible' && siblings.canShare() && p.storage().kind === 'memory') siblings.post('hello')
-  }
+      if (hide && !refresher.requestOut()) lock.release()
+    },
+    back(wake) {
+      // Storage may have moved on and messages may have been missed; a tab keeping its session in memory asks its siblings.
+      void sync()
+      if (wake && siblings.canShare() && p.storage().kind === 'memory') siblings.post('hello')
+    },
+    online: () => refresher.online(),
+    check: evaluate,
+  })
 
   function hydrate(): Promise<void> {
     return (hydrated ??= (async () => {
-      const run = runs
+      const run = life.run()
       const record = await p.load()
       // Stopped meanwhile (React StrictMode: start, stop, start): the next start's own read decides.
-      if (run !== runs) return
+      if (run !== life.run()) return
       const active = typeof record === 'object' && record ? await p.activity(record.epoch) : undefined
-      if (run !== runs) return
+      if (run !== life.run()) return
       // Only now is the read over: until here nothing may publish 'anonymous'.
       loaded = true
-      if (destroyed || current) return publish()
+      if (destroyed() || current) return publish()
       if (typeof record === 'object' && record) adopt(record, false, true, active)
       // (Also when that sign-in ended meanwhile, which adopt() refuses: loading is over either way.)
       publish()
     })())
   }
 
-  const attach = () => {
-    detach.push(siblings.listen())
-    if (page) detach.push(page.listen(onPage), tracker.listen())
+  function attach() {
+    const offs = [siblings.listen()]
+    if (page) offs.push(page.listen(onPage), tracker.listen())
     void hydrate().then(() => {
       if (!current && p.storage().kind === 'memory') siblings.post('hello')
       if (deferred) {
@@ -300,75 +248,39 @@ export function createSession(options: SessionOptions = {}): Session {
       }
       evaluate()
     }, report)
-  }
-
-  const stop = () => {
-    runs++
-    alarm.set([])
-    for (const fn of detach.splice(0)) fn()
-    hydrated = null
-    // A refresh whose request is out must still commit the rotated refresh token (other tabs would
-    // replay the spent one): storage closes once it and pending writes have settled.
-    const close = p.release()
-    const inflight = refresher.busy()
-    if (!inflight && !writes.size) return close()
-    void Promise.allSettled([inflight, ...writes]).then(() => {
-      if (!starts || destroyed) close()
-    })
+    return offs
   }
 
   // --- public API -------------------------------------------------------------------------------------------
   const session: Session = {
-    start() {
-      if (destroyed) throw gone()
-      if (starts++ === 0) attach()
-      let stopped = false
-      return () => {
-        if (stopped || destroyed) return
-        stopped = true
-        if (--starts === 0) stop()
-      }
-    },
+    start: life.start,
     ready() {
       const s = store.get()
-      if (s.status !== 'loading' || destroyed) return Promise.resolve(s)
-      if (!starts) void hydrate().catch(report)
-      return new Promise((resolve) => {
-        const off = store.subscribe(() => {
-          const next = store.get()
-          if (next.status !== 'loading') {
-            off()
-            resolve(next)
-          }
-        })
-      })
+      if (s.status !== 'loading' || destroyed()) return Promise.resolve(s)
+      if (!life.started()) void hydrate().catch(report)
+      return store.when((next) => next.status !== 'loading')
     },
     async login(tokens) {
-      if (destroyed) throw gone()
+      if (destroyed()) throw gone()
       const now = clock.now()
-      const valid = checkTokens(tokens, now, 'invalid_argument')
-      if (valid.expiresAt <= now) throw new SessionError('invalid_argument', 'expired')
-      const record: Persisted = { v: 1, epoch: randomId(), authAt: now, at: now, gen: 0, seq: seen + 1, tokens: valid }
+      const record = signIn(tokens, now, seen + 1)
       version++
       refresher.abort()
-      await exclusive(async () => {
-        await p.save(record)
-        if (p.degraded()) await p.writeThrough(record)
-      })
+      await exclusive(() => p.commit(record))
       adopt(record, false) // a sign-in counts as activity: adopt() starts the idle period at authAt
       await p.touch(record.epoch, now)
       siblings.post('login', { epoch: record.epoch })
       evaluate()
     },
     logout(opts) {
-      if (destroyed) return Promise.resolve()
+      if (destroyed()) return Promise.resolve()
       return end(opts?.reason ?? 'user', false, true)
     },
     async getAccessToken() {
-      if (destroyed) return null
-      if (store.get().status === 'loading') await (starts ? session.ready() : hydrate())
+      if (destroyed()) return null
+      if (store.get().status === 'loading') await (life.started() ? session.ready() : hydrate())
       // Not started (or stopped): no channel tells this instance about other tabs, so read storage first.
-      else if (stale || syncing || !starts) await sync()
+      else if (stale || syncing.running() || !life.started()) await sync()
       // Idle/absolute deadlines first: never hand out a token of a session that should be over (ID-6).
       evaluate()
       if (current && tracker.over()) await tracker.check()
@@ -377,29 +289,12 @@ export function createSession(options: SessionOptions = {}): Session {
     // The snapshot's view: refresh tokens never leave the SDK.
     refresh: () => refresher.refresh(true).then(() => (current ? snapshots.view(current) : Promise.reject(signedOut()))),
     fetch: createAuthorizedFetch({ options: o, tokens: () => current?.tokens, token: () => session.getAccessToken(), refresh: () => session.refresh() }),
-    extend() {
-      tracker.local(true)
-    },
-    touch() {
-      tracker.local(false)
-    },
+    extend: () => tracker.local(true),
+    touch: () => tracker.local(false),
     getSnapshot: () => store.get(),
     subscribe: (listener) => store.subscribe(listener),
     on: (type, handler) => events.on(type, handler),
-    destroy() {
-      return (destroying ??= (async () => {
-        // No new request or lock wait from now on; a refresh still waiting for the lock gives up.
-        closing = true
-        lockAbort.abort()
-        // A sign-out's wipe still waiting for the lock, and a refresh whose request is out (its rotated
-        // refresh token must be committed, or other tabs replay the spent one), land before the database closes.
-        await Promise.allSettled([...writes, refresher.busy()])
-        stop()
-        destroyed = true
-        starts = 0
-        events.clear()
-      })())
-    },
+    destroy: life.destroy,
   }
   return session
 }
