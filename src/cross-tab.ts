@@ -69,7 +69,8 @@ export function parseMessage(data: unknown): SyncMessage | null {
   if (m.v !== 1 || !TYPES.includes(type as SyncMessageType) || !isId(from) || !(epoch === null || isId(epoch))) return null
   if (at !== undefined && !(typeof at === 'number' && Number.isFinite(at))) return null
   if (reason !== undefined && !isReason(reason)) return null
-  return { v: 1, type: type as SyncMessageType, from: from as string, epoch: epoch as string | null, ...(at === undefined ? {} : { at: at as number }), ...(reason === undefined ? {} : { reason: reason as LogoutReason }), ...(record === undefined ? {} : { record }) }
+  // A copy with only the known fields (absent ones stay undefined).
+  return { v: 1, type, from, epoch, at, reason, record } as SyncMessage
 }
 
 /** Whether `value` is a {@link LogoutReason}. */

@@ -159,13 +159,14 @@ export function toSessionError(
   if (error instanceof SessionError) {
     const cause: unknown = (error as { cause?: unknown }).cause
     if ((cause === undefined || cause instanceof SessionError) && !mentions(`${error.message} ${error.description ?? ''}`, secrets)) return error
+    // Absent details stay absent: the constructor copies `undefined` as it is, and ignores an undefined cause.
     return new SessionError(error.code, mentions(error.message, secrets) ? 'redacted' : error.message, {
-      ...(cause !== undefined && { cause: cause instanceof SessionError ? toSessionError(cause, cause.code, cause.message, secrets) : scrub(cause, secrets) }),
-      ...(error.status !== undefined && { status: error.status }),
-      ...(error.oauthError !== undefined && !mentions(error.oauthError, secrets) && { oauthError: error.oauthError }),
-      ...(error.retryAfterMs !== undefined && { retryAfterMs: error.retryAfterMs }),
+      cause: cause === undefined ? cause : cause instanceof SessionError ? toSessionError(cause, cause.code, cause.message, secrets) : scrub(cause, secrets),
+      status: error.status,
+      oauthError: error.oauthError !== undefined && mentions(error.oauthError, secrets) ? undefined : error.oauthError,
+      retryAfterMs: error.retryAfterMs,
       retryable: error.retryable,
-    })
+    } as SessionErrorDetails)
   }
   return new SessionError(code, message, { cause: scrub(error, secrets) })
 }
