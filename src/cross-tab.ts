@@ -1,6 +1,6 @@
 import type { LogoutReason, SyncChannel, SyncMessage, SyncMessageType } from './types.js'
 
-const TYPES: readonly SyncMessageType[] = ['login', 'logout', 'refresh', 'activity', 'extend', 'hello', 'warning']
+const TYPES: readonly SyncMessageType[] = ['login', 'logout', 'refresh', 'activity', 'extend', 'hello', 'warning', 'restored']
 const REASONS: readonly LogoutReason[] = ['user', 'idle', 'max-session', 'reauth-required', 'storage-cleared']
 
 /**

@@ -39,7 +39,7 @@ export interface Persistence {
    */
   commit(record: Persisted): Promise<void>
   /** After a sign-out: what may still be on disk goes (a degraded tab's database, a memory session's DPoP key). */
-  forget(epoch: string, why: LogoutReason): void
+  forget(epoch: string, why: LogoutReason): Promise<void>
   /** The last activity any tab recorded for the sign-in `epoch`. */
   activity(epoch: string): Promise<number | undefined>
   /** Records activity for every tab (best effort: never rejects). */
@@ -136,12 +136,13 @@ export function createPersistence({ config, destroyed, current, notice, warn }: 
     unsaved: () => unsaved,
     degraded,
     stored: async () => (ownDisk ? rescue.stored(disk) : undefined),
-    forget(epoch, why) {
-      // Storage that degraded to memory: the database may still hold this sign-in (reload would restore it).
-      if (ownDisk && degraded()) void rescue.wipe(disk, epoch, why)
+    async forget(epoch, why) {
       // persist: 'memory' keeps no session on disk, but createDPoP({ name }) keeps its key pair in the
       // session's database: the sign-out deletes it there too (only if that database exists).
       if (o.persist === 'memory' && !o.storage) void rescue.forget(disk, name)
+      // Storage that degraded to memory (before the sign-out's wipe or during it): the database may still
+      // hold this sign-in, and a tab opened later would restore it.
+      if (ownDisk && degraded()) await rescue.wipe(disk, epoch, why)
     },
     async activity(epoch) {
       // Untrusted: validated. One in the future was written before the wall clock was set back: it is no

@@ -145,8 +145,13 @@ export function createSession(options: SessionOptions = {}): Session {
     // A page closed right after logout() may never get the lock: wipe this sign-in at once as well (the
     // wipe under the lock then also removes a refresh committed in between).
     if (wipe && !locked && had && !remote) void p.save(null, why, had.epoch)
-    const wiped = wipe ? (locked ? p.save(null, why, only) : exclusive(() => p.save(null, why, only))) : undefined
-    if (had && !remote) p.forget(had.epoch, why)
+    const clear = async () => {
+      await p.save(null, why, only)
+      // Storage that degraded (before this wipe or during it) leaves this sign-in in the database, where a
+      // tab opened later would restore it: it goes there too, under the lock (a sign-in may be writing).
+      if (had && !remote) await p.forget(had.epoch, why)
+    }
+    const wiped = wipe ? (locked ? clear() : exclusive(clear)) : undefined
     if (had) {
       o.fetch?.authorizer?.clear?.()
       events.emit('logout', { reason: why, remote })
@@ -232,6 +237,8 @@ export function createSession(options: SessionOptions = {}): Session {
       loaded = true
       if (destroyed() || current) return publish()
       if (typeof record === 'object' && record) adopt(record, false, true, active)
+      // A tab that ended this sign-in, or holds a later generation of it than storage, answers.
+      if (record && current === record) siblings.post('restored')
       // (Also when that sign-in ended meanwhile, which adopt() refuses: loading is over either way.)
       publish()
     })())

@@ -94,10 +94,25 @@ export function createSiblings(opts: SiblingsOptions): Siblings {
     ch.post({ v: 1, type, from: tabId, epoch: current?.epoch ?? null, ...extra, ...(share ? { record: current } : {}) })
   }
 
+  /** The sender holds a sign-in that ended here (while it was away, or before it opened): tell it again. */
+  const ended = (m: SyncMessage) => {
+    const over = m.epoch && records.ended.get(m.epoch)
+    if (over) post('logout', { epoch: m.epoch, reason: over })
+    return !!over
+  }
+
+  /**
+   * A tab restored sign-in `m.epoch` from storage. Storage may be behind: this tab's wipe or write of that
+   * sign-in may have failed (its storage degraded). The sender is told that it ended, or is sent this
+   * tab's later generation of it (where records can travel) before it presents a spent refresh token.
+   */
+  const restored = (m: SyncMessage) => {
+    if (!ended(m) && m.epoch && m.epoch === records.current()?.epoch && persistence.memoryHeld()) post('refresh')
+  }
+
   const hello = (m: SyncMessage) => {
     // It holds a sign-in that ended here while it was away (bfcache, frozen): tell it again.
-    const over = m.epoch && records.ended.get(m.epoch)
-    if (over) return post('logout', { epoch: m.epoch, reason: over })
+    if (ended(m)) return
     // A tab that keeps its session in memory (by choice or degraded) cannot read ours from storage.
     memorySiblings = true
     // As a 'refresh' (not a fresh sign-in), with the last activity so its idle period matches ours.
@@ -125,6 +140,7 @@ export function createSiblings(opts: SiblingsOptions): Siblings {
     peers = true
     if (m.type === 'activity' || m.type === 'extend' || m.type === 'warning') return tracker.remote(m)
     if (m.type === 'hello') return hello(m)
+    if (m.type === 'restored') return restored(m)
     if (m.type === 'logout' && logout(m)) return
     const current = records.current()
     const record = m.record !== undefined && channel?.inMemory ? readRecord(m.record) : null

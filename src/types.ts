@@ -153,7 +153,7 @@ export interface TokenStorage {
 }
 
 /** The cross-tab signals. They never carry tokens (requirement ST-5). */
-export type SyncMessageType = 'login' | 'logout' | 'refresh' | 'activity' | 'extend' | 'hello' | 'warning'
+export type SyncMessageType = 'login' | 'logout' | 'refresh' | 'activity' | 'extend' | 'hello' | 'warning' | 'restored'
 
 /**
  * One cross-tab message, version 1. Validated on receipt; anything else is dropped.

@@ -28,11 +28,11 @@ export const KNOWN_DEFECTS = [
     id: 'restored-spent-record',
     reason:
       'a tab whose storage degraded while it refreshed, and whose write-through of the rotated record to the database was rejected, ' +
-      'holds the only copy of the new refresh token; a tab opened afterwards restores the spent record from the database and presents ' +
-      'its refresh token (the grant is revoked). Nothing tells the new tab that a sibling holds a newer generation: only tabs that keep ' +
-      'their session in memory say hello. A fix tried (the restoring tab asks, memory-held siblings answer with their record, the first ' +
-      'refresh waits 150 ms on the session clock) stalled every refresh of a restored session under a paused test clock while holding ' +
-      'the lock, and was taken out; a fix must not wait under the lock.',
+      'holds the only copy of the new refresh token. A tab opened afterwards restores the spent record from the database and says ' +
+      "'restored'; the degraded tab answers with the rotated record (where records travel: native channel and Web Locks). If the " +
+      'restored token is already due, the new tab refreshes at once and presents the spent refresh token before that answer lands ' +
+      '(the grant is revoked). Waiting for answers would close this, but a wait under the lock stalled every refresh of a restored ' +
+      'session under a paused test clock (tried and taken out); a fix must not wait under the lock.',
     scenario: 'known: a tab restoring a record that a degraded sibling has rotated presents a spent refresh token',
     match: (v, ctx) => v.inv === 'rt-presented-twice' && has(ctx, 'sfault', (c) => c.kind === 'reject') && has(ctx, 'open') && ctx.degraded,
   },

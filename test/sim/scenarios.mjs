@@ -202,6 +202,27 @@ export const SCENARIOS = [
     invariants: ["rt-presented-twice"],
   },
   {
+    name: "fixed (found by the simulation): a sign-out whose wipe degrades the tab's storage still wipes the database (a tab opened next stays signed out)",
+    config: {"tabs":1,"persist":"indexeddb","storage":"owned","channel":"native","dropRate":0,"locks":"lease","idle":null,"maxSessionMs":600000,"tokenLifetimeMs":120000},
+    seed: 2655,
+    commands: [{"do":"login","tab":0,"gap":100,"r":399090815},{"do":"sfault","tab":0,"kind":"quota","count":2,"gap":5,"r":388989830},{"do":"logout","tab":0,"gap":20,"r":391838007},{"do":"open","strict":true,"gap":0,"r":444425127}],
+    invariants: ["signout-propagation"],
+  },
+  {
+    name: "fixed (found by the simulation): injected storage degraded during a sign-out: a tab opened next that restores the ended sign-in is told it ended",
+    config: {"tabs":1,"persist":"indexeddb","storage":"injected","channel":"native","dropRate":0,"locks":"lease","idle":null,"maxSessionMs":null,"tokenLifetimeMs":120000},
+    seed: 3087,
+    commands: [{"do":"login","tab":0,"gap":20,"r":1026737843},{"do":"sfault","tab":0,"kind":"abort","count":2,"gap":1,"r":192440815},{"do":"logout","tab":0,"gap":0,"r":204066590},{"do":"refresh","tab":0,"gap":20,"r":1071552771},{"do":"open","gap":5,"r":835269101}],
+    invariants: ["signout-propagation"],
+  },
+  {
+    name: "ok: a degraded tab's wipe of the database never erases a sign-in written after it (it runs under the lock; a first version of the fix above did not)",
+    config: {"tabs":2,"persist":"indexeddb","storage":"owned","channel":"native","dropRate":0,"locks":"web","idle":null,"maxSessionMs":null,"tokenLifetimeMs":300000},
+    seed: 1132,
+    commands: [{"do":"sfault","tab":1,"kind":"quota","count":2,"gap":20,"r":620036619},{"do":"login","tab":1,"gap":20,"r":897937843},{"do":"logout","tab":1,"gap":0,"r":255168926},{"do":"login","tab":0,"gap":20,"r":471258718}],
+    invariants: "all",
+  },
+  {
     name: "fixed (found by the simulation): a tab opened during a sign-out never stays loading",
     config: {"tabs":3,"persist":"indexeddb","storage":"owned","channel":"native","dropRate":0,"locks":"web","idle":null,"maxSessionMs":null,"tokenLifetimeMs":300000},
     seed: 1058,
@@ -253,6 +274,15 @@ export const SCENARIOS = [
     expect: (w) => [w.as.requests.length],
     expected: [1],
     final: false,
+  },
+  {
+    // Tab 0's storage degrades while it refreshes and the write-through of the rotated record is rejected:
+    // the database keeps the spent record. A tab opened next restores it; its token is not due yet, so
+    // tab 0's answer to its 'restored' (the rotated record) lands before its first refresh.
+    name: 'fixed: a tab restoring a record that a degraded sibling has rotated is sent the rotated one (its token not due yet)',
+    config: { tabs: 1, persist: 'indexeddb', storage: 'owned', channel: 'native', locks: 'web', tokenLifetimeMs: 120_000 },
+    commands: [t(0, 'login'), { ...t(0, 'sfault'), kind: 'lost', count: 2 }, { ...t(0, 'sfault'), kind: 'reject', count: 2 }, advance(10_000), t(0, 'refresh'), advance(1_000), { do: 'open', strict: true }, advance(200_000)],
+    invariants: 'all',
   },
   {
     // Tab 0's storage degrades while it refreshes and the write-through of the rotated record to the
