@@ -68,7 +68,12 @@ export function createLifecycle(o: LifecycleOptions): Lifecycle {
       return (destroying ??= (async () => {
         closing = true
         abort.abort()
-        await Promise.allSettled(o.pending())
+        // Work that began meanwhile lands too (the wipe of a sign-out another tab announced); bounded.
+        for (let round = 0; round < 5; round++) {
+          const left = o.pending().filter(Boolean)
+          if (!left.length) break
+          await Promise.allSettled(left)
+        }
         stop()
         destroyed = true
         starts = 0

@@ -223,6 +223,13 @@ export const SCENARIOS = [
     invariants: "all",
   },
   {
+    name: "fixed (found by the simulation): destroy() waits for a wipe that began while it waited (another tab's sign-out) before it resolves",
+    config: {"tabs":2,"persist":"indexeddb","storage":"owned","channel":"native","dropRate":0,"locks":"web","idle":{"timeoutMs":60000,"warningMs":20000},"maxSessionMs":600000,"tokenLifetimeMs":30000},
+    seed: 3388,
+    commands: [{"do":"login","tab":1,"gap":1,"r":593762804},{"do":"advance","gap":1000,"r":531635294},{"do":"refresh","tab":1,"gap":5,"r":152089497},{"do":"destroy","tab":1,"gap":1,"r":332865431},{"do":"logout","tab":0,"gap":1,"r":689313931},{"do":"get","tab":0,"gap":5,"r":684372527}],
+    invariants: ["destroy-leftovers"],
+  },
+  {
     name: "fixed (found by the simulation): a tab opened during a sign-out never stays loading",
     config: {"tabs":3,"persist":"indexeddb","storage":"owned","channel":"native","dropRate":0,"locks":"web","idle":null,"maxSessionMs":null,"tokenLifetimeMs":300000},
     seed: 1058,
