@@ -21,7 +21,7 @@ export interface Persistence {
   storage(): TokenStorage
   /** Writes the record; `null` wipes everything and leaves a tombstone (only while `only` is stored, if given). */
   save(record: Persisted | null, why?: LogoutReason, only?: string): Promise<void>
-  /** The stored session, the reason a tombstone records, or `null`; this tab's record if the read failed. */
+  /** The stored session, the reason a tombstone records, or `null`; this tab's record if the read failed or found junk. */
   load(): Promise<Stored>
   /** The last read failed. */
   readFailed(): boolean
@@ -128,8 +128,10 @@ export function createPersistence({ config, destroyed, current, notice, warn }: 
         return r
       }
       const record = readRecord(raw)
-      if (!record) warn({ error: new SessionError('storage_corrupt', 'stored session discarded') })
-      return record
+      if (record) return record
+      warn({ error: new SessionError('storage_corrupt', 'stored session discarded') })
+      // Junk is no sign-out (a sign-out leaves a valid tombstone): this tab's session stands, and its next write replaces the junk.
+      return current()
     },
     readFailed: () => readFailed,
     memoryHeld: () => unsaved || get().kind === 'memory',

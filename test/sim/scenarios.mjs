@@ -230,6 +230,13 @@ export const SCENARIOS = [
     invariants: ["destroy-leftovers"],
   },
   {
+    name: "fixed (found by the simulation): junk in the stored session is no sign-out: the signed-in tab keeps its session (and the others agree)",
+    config: {"tabs":2,"persist":"indexeddb","storage":"injected","channel":"native","dropRate":0,"locks":"web","idle":null,"maxSessionMs":null,"tokenLifetimeMs":30000},
+    seed: 649,
+    commands: [{"do":"login","tab":0,"gap":0,"r":589595710},{"do":"sfault","tab":0,"kind":"reject","count":1,"gap":20,"r":931993582},{"do":"corrupt","variant":"tombstone-object","gap":5,"r":703895395}],
+    invariants: "all",
+  },
+  {
     name: "fixed (found by the simulation): a tab opened during a sign-out never stays loading",
     config: {"tabs":3,"persist":"indexeddb","storage":"owned","channel":"native","dropRate":0,"locks":"web","idle":null,"maxSessionMs":null,"tokenLifetimeMs":300000},
     seed: 1058,
