@@ -87,16 +87,11 @@ export function createSession(options: SessionOptions = {}): Session {
     if (!destroyed()) snapshots.publish({ record: current, loaded, reason, warningAt: tracker.warningAt(), refreshing: refresher.refreshing(), refreshError: refresher.error() })
   }
   function onNotice(notice: StorageNotice): void {
-    if (notice.type === 'cleared') {
-      if (current) void end('storage-cleared', true, false)
-      return
-    }
+    if (notice.type === 'cleared') return void (current && end('storage-cleared', true, false))
     events.emit(notice.type === 'degraded' ? 'storage-degraded' : 'warning', { error: notice.error })
     // This tab can no longer re-read siblings' rotations: from now on they send it their records.
     if (notice.type === 'degraded') siblings.post('hello')
   }
-
-  const exclusive = (write: () => Promise<void>) => lock.write(write, life.signal)
 
   /** Takes `record` as this tab's session. `activeAt`: the last activity known for that sign-in (stored, or sent with the record). */
   function adopt(record: Persisted, remote: boolean, restored = false, activeAt?: number): void {
@@ -145,13 +140,10 @@ export function createSession(options: SessionOptions = {}): Session {
     // A page closed right after logout() may never get the lock: wipe this sign-in at once as well (the
     // wipe under the lock then also removes a refresh committed in between).
     if (wipe && !locked && had && !remote) void p.save(null, why, had.epoch)
-    const clear = async () => {
-      await p.save(null, why, only)
-      // Storage that degraded (before this wipe or during it) leaves this sign-in in the database, where a
-      // tab opened later would restore it: it goes there too, under the lock (a sign-in may be writing).
-      if (had && !remote) await p.forget(had.epoch, why)
-    }
-    const wiped = wipe ? (locked ? clear() : exclusive(clear)) : undefined
+    // Storage that degraded (before this wipe or during it) leaves this sign-in in the database, where a tab
+    // opened later would restore it: it goes there too, under the lock (a sign-in may be writing).
+    const clear = () => p.save(null, why, only).then(() => (had && !remote ? p.forget(had.epoch, why) : undefined))
+    const wiped = wipe ? (locked ? clear() : lock.write(clear, life.signal)) : undefined
     if (had) {
       o.fetch?.authorizer?.clear?.()
       events.emit('logout', { reason: why, remote })
@@ -273,7 +265,7 @@ export function createSession(options: SessionOptions = {}): Session {
       const record = signIn(tokens, now, seen + 1)
       version++
       refresher.abort()
-      await exclusive(() => p.commit(record))
+      await lock.write(() => p.commit(record), life.signal)
       adopt(record, false) // a sign-in counts as activity: adopt() starts the idle period at authAt
       await p.touch(record.epoch, now)
       siblings.post('login', { epoch: record.epoch })
