@@ -5,7 +5,8 @@ import type { TokenSet } from '../../src/types'
 import { createManualClock, type ManualClock } from '../support/manual-clock'
 import { errorText, leaks, makeTokens, nextEvent, recordEvents, testSessions, uniqueName, until } from '../support/util'
 
-// Regression tests for the defects an independent review found (issue 10). Each one failed before its fix.
+// Regression tests for the defects an independent review found (issue 10), and a few the simulation found.
+// Each one failed before its fix.
 // Sessions with the same name in one page share IndexedDB, the channel and Web Locks, like tabs.
 
 describe('review fixes (issue 10)', () => {
@@ -409,5 +410,26 @@ describe('review fixes (issue 10)', () => {
     expect(next).to.deep.equal({ accessToken: 'AT-view-2-zzzzzzzzzzzz', expiresAt: clock.now() + 600_000 })
     const text = JSON.stringify([seen.events, a.getSnapshot(), next])
     expect(leaks(text, [tokens.refreshToken, 'RT-rotated-secret-qqqqqqqq', tokens.idToken]), text).to.equal(false)
+  })
+  describe('found by the multi-tab simulation (test/sim/scenarios.mjs replays each; here with real IndexedDB)', () => {
+    it('junk in the stored session is no sign-out: the signed-in tab keeps its session, warns, and its next write replaces the junk (seed 649)', async () => {
+      const a = tab({ sync: false, refresh: async () => makeTokens(Date.now()) }, { start: false })
+      await a.ready()
+      await a.login(makeTokens(Date.now()))
+      const disk = createIndexedDBStorage(name, systemClock)
+      try {
+        await disk.set('session', { v: 1, ended: {} }) // a tombstone with an invalid reason: junk
+        const warned = nextEvent(a, 'warning')
+        // Not started: getAccessToken() re-reads storage first.
+        expect(await a.getAccessToken()).to.be.a('string')
+        expect((await warned).error.code).to.equal('storage_corrupt')
+        expect(a.getSnapshot().status).to.equal('authenticated')
+        const { accessToken } = await a.refresh()
+        const stored = (await disk.get('session')) as { tokens?: { accessToken?: unknown } } | undefined
+        expect(stored?.tokens?.accessToken).to.equal(accessToken)
+      } finally {
+        disk.close()
+      }
+    })
   })
 })
