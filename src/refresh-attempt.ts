@@ -100,7 +100,9 @@ export function createAttempts(opts: AttemptOptions): Attempts {
     if (persistence.degraded() && siblings.peers() && (!opts.webLocks || (!siblings.inMemory() && !disk))) throw new SessionError('storage_unavailable', 'cannot coordinate tabs', { retryable: false })
     const r = records.current()
     if (!r || r.epoch !== a.epoch || records.version() !== a.version) throw signedOut()
-    if (r.tokens.accessToken !== a.seen || (!a.force && !a.retry && !due(r))) return r.tokens
+    // Another tab refreshed meanwhile (or nothing is due): its tokens, unless they are due already (they
+    // expired on arrival there: a response processed long after it was sent, by a page back from the bfcache).
+    if (!due(r) && (r.tokens.accessToken !== a.seen || (!a.force && !a.retry))) return r.tokens
     // One attempt per backoff step for the whole origin: another tab failed since we asked, or the step
     // is not over (unless the app asked explicitly).
     const f = r.fail

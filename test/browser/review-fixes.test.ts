@@ -412,6 +412,34 @@ describe('review fixes (issue 10)', () => {
     expect(leaks(text, [tokens.refreshToken, 'RT-rotated-secret-qqqqqqqq', tokens.idToken]), text).to.equal(false)
   })
   describe('found by the multi-tab simulation (test/sim/scenarios.mjs replays each; here with real IndexedDB)', () => {
+    it('tokens another tab received already expired are not handed out: the waiting tab refreshes again (seed 3571)', async () => {
+      const clock = createManualClock(Date.now())
+      let release!: () => void
+      const gate = new Promise<void>((r) => (release = r))
+      let calls = 0
+      let expired: TokenSet | undefined
+      const refresh = async () => {
+        // The first answer is processed long after it was sent (a page back from the bfcache): expired on arrival.
+        if (++calls === 1) return gate.then(() => (expired = makeTokens(clock.now(), { expiresAt: clock.now() - 1_000 })))
+        return makeTokens(clock.now())
+      }
+      // Not started: no timers, so only the two calls below refresh.
+      const a = tab({ clock, refresh }, { start: false })
+      const b = tab({ clock, refresh }, { start: false })
+      await Promise.all([a.ready(), b.ready()])
+      await a.login(makeTokens(clock.now(), { expiresAt: clock.now() + 30_000 }))
+      await clock.advance(20_000) // inside the lead window: due
+      const aRefresh = a.refresh().then(() => 'resolved', (e: unknown) => (e as SessionError).code)
+      await until(() => calls === 1, 2000, 'a holds the lock and its request is out')
+      const bToken = b.getAccessToken()
+      release()
+      expect(await aRefresh).to.equal('invalid_token_response')
+      const token = await bToken
+      expect(token).to.be.a('string')
+      expect(token).to.not.equal(expired?.accessToken)
+      expect(calls).to.equal(2)
+    })
+
     it('junk in the stored session is no sign-out: the signed-in tab keeps its session, warns, and its next write replaces the junk (seed 649)', async () => {
       const a = tab({ sync: false, refresh: async () => makeTokens(Date.now()) }, { start: false })
       await a.ready()

@@ -237,6 +237,13 @@ export const SCENARIOS = [
     invariants: "all",
   },
   {
+    name: "fixed (found by the simulation): tokens that expired on arrival in another tab (a response processed after the bfcache) are refreshed, not handed out",
+    config: {"tabs":2,"persist":"indexeddb","storage":"owned","channel":"fallback","dropRate":0,"locks":"web","idle":null,"maxSessionMs":null,"tokenLifetimeMs":30000},
+    seed: 3571,
+    commands: [{"do":"login","tab":0,"gap":1,"r":324149342},{"do":"advance","gap":5000,"r":173115856},{"do":"refresh","tab":1,"gap":5,"r":623428950},{"do":"bfcache","tab":1,"gap":5,"r":844148946},{"do":"advance","gap":90000,"r":844148947},{"do":"use","tab":0,"gap":20,"r":510110126}],
+    invariants: ["expired-token"],
+  },
+  {
     name: "fixed (found by the simulation): a tab opened during a sign-out never stays loading",
     config: {"tabs":3,"persist":"indexeddb","storage":"owned","channel":"native","dropRate":0,"locks":"web","idle":null,"maxSessionMs":null,"tokenLifetimeMs":300000},
     seed: 1058,
