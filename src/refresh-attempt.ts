@@ -1,5 +1,5 @@
 import { gone, SessionError, signedOut, toSessionError } from './errors.js'
-import { checkTokens, secretsOf, transientCode, type Persisted } from './record.js'
+import { checkTokens, newer, secretsOf, transientCode, type Persisted } from './record.js'
 import { admit, backoffUntil, MIN_REFRESH_GAP } from './refresh-policy.js'
 import type { Config } from './options.js'
 import type { Persistence } from './persistence.js'
@@ -90,10 +90,10 @@ export function createAttempts(opts: AttemptOptions): Attempts {
     // The read failed: this tab cannot know whether a sibling rotated the refresh token it holds.
     if (persistence.readFailed()) throw new SessionError('storage_unavailable', 'storage read failed', { retryable: true })
     // Storage degraded here: the database may still be readable on a fresh connection, and hold a
-    // sibling's rotation this tab never heard of.
+    // sibling's rotation, or a later sign-in, that this tab never heard of.
     const disk = persistence.degraded() ? await persistence.stored() : undefined
     const current = records.current()
-    if (disk && current && disk.epoch === current.epoch && disk.gen > current.gen) records.adopt(disk, true)
+    if (disk && current && newer(disk, current)) records.adopt(disk, true)
     if (opts.closing()) throw gone()
     // Degraded, with siblings sharing this refresh token, and neither a lock nor a way to learn their
     // rotations: presenting it could replay one. The access token serves until it expires.

@@ -244,6 +244,13 @@ export const SCENARIOS = [
     invariants: ["expired-token"],
   },
   {
+    name: "fixed (found by the simulation): a degraded tab about to refresh adopts a later sign-in it finds in the database instead of presenting its old refresh token",
+    config: {"tabs":2,"persist":"indexeddb","storage":"owned","channel":"fallback","dropRate":0,"locks":"web","idle":null,"maxSessionMs":600000,"tokenLifetimeMs":300000},
+    seed: 6912,
+    commands: [{"do":"login","tab":0,"gap":1,"r":391441208},{"do":"get","tab":0,"gap":100,"r":185282160},{"do":"refresh","tab":0,"gap":5,"r":791654445},{"do":"sfault","tab":1,"kind":"quota","count":2,"gap":1,"r":977960944},{"do":"advance","gap":60000,"r":478363205},{"do":"advance","gap":60000,"r":102560244},{"do":"login","tab":0,"gap":5,"r":699206413}],
+    invariants: ["rt-presented-twice"],
+  },
+  {
     name: "fixed (found by the simulation): a tab opened during a sign-out never stays loading",
     config: {"tabs":3,"persist":"indexeddb","storage":"owned","channel":"native","dropRate":0,"locks":"web","idle":null,"maxSessionMs":null,"tokenLifetimeMs":300000},
     seed: 1058,
