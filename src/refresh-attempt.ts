@@ -93,7 +93,11 @@ export function createAttempts(opts: AttemptOptions): Attempts {
     // sibling's rotation, or a later sign-in, that this tab never heard of.
     const disk = persistence.degraded() ? await persistence.stored() : undefined
     const current = records.current()
-    if (disk && current && newer(disk, current)) records.adopt(disk, true)
+    if (disk && current && newer(disk, current)) {
+      records.adopt(disk, true)
+      // Into this tab's own (memory) storage too: its next re-read would bring the older record back.
+      await persistence.save(disk)
+    }
     if (opts.closing()) throw gone()
     // Degraded, with siblings sharing this refresh token, and neither a lock nor a way to learn their
     // rotations: presenting it could replay one. The access token serves until it expires.

@@ -251,6 +251,13 @@ export const SCENARIOS = [
     invariants: ["rt-presented-twice"],
   },
   {
+    name: "fixed (found by the simulation): a degraded tab keeps what it adopted from the database (its own re-read no longer brings back a spent record)",
+    config: {"tabs":2,"persist":"indexeddb","storage":"owned","channel":"fallback","dropRate":0.05,"locks":"web","idle":null,"maxSessionMs":null,"tokenLifetimeMs":120000},
+    seed: 5194,
+    commands: [{"do":"sfault","tab":0,"kind":"abort","count":2,"gap":1,"r":686166437},{"do":"open","gap":1,"r":1034032946},{"do":"login","tab":0,"gap":20,"r":302062521},{"do":"refresh","tab":2,"gap":100,"r":35163685},{"do":"login","tab":2,"gap":20,"r":955398621}],
+    invariants: ["rt-presented-twice"],
+  },
+  {
     name: "fixed (found by the simulation): a tab opened during a sign-out never stays loading",
     config: {"tabs":3,"persist":"indexeddb","storage":"owned","channel":"native","dropRate":0,"locks":"web","idle":null,"maxSessionMs":null,"tokenLifetimeMs":300000},
     seed: 1058,
