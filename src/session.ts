@@ -59,11 +59,12 @@ export function createSession(options: SessionOptions = {}): Session {
   let reason: LogoutReason | null = null
   /** Storage has been read once (until then the snapshot stays `loading` unless a sign-in happens). */
   let loaded = false
-  let hydrated: Promise<void> | null = null
+  /** The first read of storage, once per run (a stop makes the next start, or call, read afresh). */
+  let hydrated: { run: number; read: Promise<void> } | undefined
   /** Memory may be stale (the page was away): the next getAccessToken() re-reads storage first. */
   let stale = false
   const life = createLifecycle({ attach, release: () => p.release(), pending: () => [refresher.busy(), ...lock.writes()], final: () => events.clear(),
-    detach: () => void (alarm.set([]), (hydrated = null)) })
+    detach: () => alarm.set([]) })
   const destroyed = life.destroyed
 
   const p = createPersistence({ config, destroyed, current: () => current, notice: onNotice, warn: (e) => events.emit('warning', e) })
@@ -218,8 +219,9 @@ export function createSession(options: SessionOptions = {}): Session {
   })
 
   function hydrate(): Promise<void> {
-    return (hydrated ??= (async () => {
-      const run = life.run()
+    const run = life.run()
+    if (hydrated?.run === run) return hydrated.read
+    const read = (async () => {
       const record = await p.load()
       // Stopped meanwhile (React StrictMode: start, stop, start): the next start's own read decides.
       if (run !== life.run()) return
@@ -233,7 +235,9 @@ export function createSession(options: SessionOptions = {}): Session {
       if (record && current === record) siblings.post('restored')
       // (Also when that sign-in ended meanwhile, which adopt() refuses: loading is over either way.)
       publish()
-    })())
+    })()
+    hydrated = { run, read }
+    return read
   }
 
   function attach() {

@@ -152,7 +152,12 @@ export interface TokenStorage {
   close(): void
 }
 
-/** The cross-tab signals. They never carry tokens (requirement ST-5). */
+/**
+ * The cross-tab signals. They never carry tokens (requirement ST-5), except the record a tab that keeps its
+ * session in memory sends (see {@link SyncMessage.record}). `hello`: a tab that keeps its session in memory
+ * asks for its siblings' records; `restored`: a tab restored sign-in `epoch` from storage, and a sibling
+ * that ended it, or holds a later generation of it than storage, answers.
+ */
 export type SyncMessageType = 'login' | 'logout' | 'refresh' | 'activity' | 'extend' | 'hello' | 'warning' | 'restored'
 
 /**
