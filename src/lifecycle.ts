@@ -40,15 +40,16 @@ export function createLifecycle(o: LifecycleOptions): Lifecycle {
   let destroying: Promise<void> | undefined
   let offs: (() => void)[] = []
   const abort = new AbortController()
+  const pending = () => o.pending().filter(Boolean)
 
   const stop = () => {
     runs++
     o.detach()
     for (const off of offs.splice(0)) off()
     const close = o.release()
-    const pending = o.pending().filter(Boolean)
-    if (!pending.length) return close()
-    void Promise.allSettled(pending).then(() => {
+    const left = pending()
+    if (!left.length) return close()
+    void Promise.allSettled(left).then(() => {
       if (!starts || destroyed) close()
     })
   }
@@ -70,7 +71,7 @@ export function createLifecycle(o: LifecycleOptions): Lifecycle {
         abort.abort()
         // Work that began meanwhile lands too (the wipe of a sign-out another tab announced); bounded.
         for (let round = 0; round < 5; round++) {
-          const left = o.pending().filter(Boolean)
+          const left = pending()
           if (!left.length) break
           await Promise.allSettled(left)
         }
